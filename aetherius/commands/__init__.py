@@ -1,0 +1,1 @@
+"""One module per `aetherius` subcommand; see aetherius/cli.py."""

@@ -1,0 +1,77 @@
+"""`DiagnosticTask` (SRS §6.1) and its lifecycle."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from schemas.base import Record, utcnow
+from schemas.signal import Priority
+
+
+class TaskStatus(str, Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMEOUT = "timeout"
+
+    @property
+    def terminal(self) -> bool:
+        return self not in (TaskStatus.PENDING, TaskStatus.RUNNING)
+
+
+class ResourceInfo(BaseModel):
+    kind: str = ""
+    name: str = ""
+    namespace: str = ""
+
+
+class TaskContext(BaseModel):
+    """What the task was created from; the step loop reads it, never the raw alert."""
+
+    alertname: str = ""
+    severity: str = "warning"
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    signal_fingerprints: list[str] = Field(default_factory=list)
+    incident_id: str | None = None
+    clusters: list[str] = Field(default_factory=list)  # cross-cluster tasks: every member cluster
+    knowledge_ids: list[str] = Field(default_factory=list)
+
+
+class TaskLimits(BaseModel):
+    max_steps: int = Field(default=10, ge=1, le=20)
+    timeout_seconds: float = Field(default=600.0, gt=0)
+    budget_usd: float = Field(default=0.50, ge=0)
+
+
+class DiagnosticTask(Record):
+    id: str
+    alert_id: str = ""  # the signal fingerprint that created it
+    cluster_id: str
+    namespace: str = "default"
+    resource: ResourceInfo = Field(default_factory=ResourceInfo)
+    priority: Priority
+    status: TaskStatus = TaskStatus.PENDING
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    context: TaskContext = Field(default_factory=TaskContext)
+    limits: TaskLimits = Field(default_factory=TaskLimits)
+    status_reason: str = ""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class TaskCommand(Record):
+    """A request to change a task from outside the pipeline (cancel now; more verbs later)."""
+
+    task_id: str
+    action: str = "cancel"
+    requested_by: str = "api"
+    reason: str = ""
+    requested_at: datetime = Field(default_factory=utcnow)

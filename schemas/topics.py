@@ -1,0 +1,56 @@
+"""The topic catalogue: every topic Aetherius uses, in one place.
+
+Names are `<prefix>.<name>`; tests use a unique prefix so runs never see each other's records.
+Keys are chosen so that everything one decision needs lands on one partition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemas.signal import Priority
+
+DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    key: str
+    cleanup_policy: str = "delete"
+    retention_ms: int = 7 * DAY_MS
+    partitions: int | None = None  # None: the configured default
+    doc: str = ""
+
+
+CATALOGUE: tuple[TopicSpec, ...] = (
+    TopicSpec("alerts.raw", "fingerprint", doc="one record per accepted Alertmanager alert"),
+    TopicSpec("k8s.events", "cluster/namespace/kind/name", doc="Kubernetes Warning events from the watchers"),
+    TopicSpec("signals", "fingerprint", doc="normalized, deduplicated, prioritised signals"),
+    TopicSpec("incidents", "alertname", doc="the same alert firing in several clusters"),
+    *(TopicSpec(f"tasks.{p.value.lower()}", "task_id", doc=f"new {p.value} diagnostic tasks") for p in Priority),
+    TopicSpec("task.commands", "task_id", doc="cancel and other requests from the API"),
+    TopicSpec("task.state", "task_id", doc="every task status change (the history of each task)"),
+    TopicSpec("steps", "task_id", doc="step loop events: requested / completed"),
+    TopicSpec("reports", "task_id", retention_ms=30 * DAY_MS, doc="final DiagnosticResult per task"),
+    TopicSpec("feedback", "task_id", retention_ms=365 * DAY_MS, doc="user ratings of reports"),
+    TopicSpec("costs", "task_id", retention_ms=30 * DAY_MS, doc="one record per LLM call"),
+    TopicSpec("audit", "event id", retention_ms=30 * DAY_MS, doc="who did what; also lands in ClickHouse"),
+    TopicSpec("deadletter", "source key", retention_ms=30 * DAY_MS, doc="records that could not be processed, with why"),
+)
+
+_BY_NAME = {spec.name: spec for spec in CATALOGUE}
+
+
+def spec(name: str) -> TopicSpec:
+    return _BY_NAME[name]
+
+
+def topic_name(prefix: str, name: str) -> str:
+    if name not in _BY_NAME:
+        raise KeyError(f"unknown topic {name!r}; the catalogue has {sorted(_BY_NAME)}")
+    return f"{prefix}.{name}"
+
+
+def task_topic(priority: Priority) -> str:
+    return f"tasks.{priority.value.lower()}"
