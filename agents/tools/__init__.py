@@ -1,0 +1,1 @@
+"""Read-only diagnostic tools: the registry (data), the built-in implementations, the gateway."""
