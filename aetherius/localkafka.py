@@ -141,7 +141,7 @@ class LocalKafka:
         env = {**os.environ, "KAFKA_HEAP_OPTS": f"-Xmx{self.heap}"}
         jvm = [java, f"-Xmx{self.heap}", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                f"-Dlog4j2.configurationFile={LOG4J}", "-cp", classpath]
-        fmt = subprocess.run(jvm + ["kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(config),
+        fmt = subprocess.run(jvm + ["kafka.tools.StorageTool", "format", f"--cluster-id={_cluster_id()}", "-c", str(config),
                                     "--ignore-formatted"], capture_output=True, text=True, env=env, timeout=120)
         if fmt.returncode != 0:
             raise KafkaUnavailable(f"kafka-storage format failed: {fmt.stdout[-1000:]}{fmt.stderr[-1000:]}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -75,3 +75,28 @@ class TaskCommand(Record):
     requested_by: str = "api"
     reason: str = ""
     requested_at: datetime = Field(default_factory=utcnow)
+
+
+class SchedulerCommand(Record):
+    """Everything that changes the scheduler's queue, on the single-partition task.queue topic."""
+
+    action: Literal["enqueue", "finish", "cancel", "resolve"]
+    task: DiagnosticTask | None = None  # enqueue
+    task_id: str = ""  # finish, cancel
+    fingerprint: str = ""  # resolve: cancel pending tasks created for this signal
+    reason: str = ""
+    requested_by: str = "pipeline"
+    at: datetime = Field(default_factory=utcnow)
+
+
+class TaskStatusChange(Record):
+    """A status change for a task the sender holds no snapshot of (the scheduler sheds or cancels by id).
+
+    The task view applies it only when the transition is legal."""
+
+    kind: Literal["status_change"] = "status_change"
+    task_id: str
+    status: TaskStatus
+    reason: str = ""
+    changed_by: str = "scheduler"
+    at: datetime = Field(default_factory=utcnow)

@@ -29,8 +29,10 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     TopicSpec("signals", "fingerprint", doc="normalized, deduplicated, prioritised signals"),
     TopicSpec("incidents", "alertname", doc="the same alert firing in several clusters"),
     *(TopicSpec(f"tasks.{p.value.lower()}", "task_id", doc=f"new {p.value} diagnostic tasks") for p in Priority),
-    TopicSpec("task.commands", "task_id", doc="cancel and other requests from the API"),
-    TopicSpec("task.state", "task_id", doc="every task status change (the history of each task)"),
+    # One partition on purpose: the scheduler's limits are global, so one consumer must see every command.
+    TopicSpec("task.queue", "task_id", partitions=1, doc="scheduler commands: enqueue, finish, cancel, resolve"),
+    TopicSpec("task.commands", "task_id", doc="cancel and other requests from the API, for running tasks"),
+    TopicSpec("task.state", "task_id", doc="a DiagnosticTask snapshot at every status change"),
     TopicSpec("steps", "task_id", doc="step loop events: requested / completed"),
     TopicSpec("reports", "task_id", retention_ms=30 * DAY_MS, doc="final DiagnosticResult per task"),
     TopicSpec("feedback", "task_id", retention_ms=365 * DAY_MS, doc="user ratings of reports"),

@@ -1,0 +1,29 @@
+"""`aetherius worker`: run the stream pipeline, the Task API and the step loop."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("worker", help="run the pipeline worker (dedup, priority, correlation, scheduler, step loop)")
+    p.add_argument("--port", type=int, default=None, help="HTTP port of the Task API (default: settings.worker.port)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from schemas.settings import load_settings
+    from streams.worker import run_worker
+
+    from aiokafka.errors import KafkaConnectionError
+
+    from aetherius.cli import CliError
+
+    settings = load_settings()
+    if args.port:
+        settings.worker.port = args.port
+    try:
+        return run_worker(settings)
+    except KafkaConnectionError as exc:
+        raise CliError(f"cannot reach Kafka at {settings.kafka.bootstrap} ({exc}); "
+                       "set AETHERIUS_KAFKA__BOOTSTRAP or start one with `aetherius kafka`") from None

@@ -1,0 +1,69 @@
+"""The Faust application: one factory, used by the worker role, the demo and the tests.
+
+Every topic is consumed as raw bytes and validated with pydantic inside the agent: a record that
+does not parse becomes a dead letter instead of crashing the agent (faust's own decoder raises
+inside the stream and kills the agent on every redelivery: a poison pill).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faust
+
+from schemas.settings import Settings
+from schemas.signal import Priority
+from schemas.topics import CATALOGUE, task_topic, topic_name
+
+
+@dataclass
+class Topics:
+    """Faust topic objects by catalogue name."""
+
+    by_name: dict[str, faust.TopicT]
+
+    def __getitem__(self, name: str) -> faust.TopicT:
+        return self.by_name[name]
+
+    def task(self, priority: Priority) -> faust.TopicT:
+        return self.by_name[task_topic(priority)]
+
+
+def create_app(settings: Settings, *, web: bool = True, **overrides: Any) -> tuple[faust.App, Topics]:
+    data_dir = Path(settings.worker.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    conf: dict[str, Any] = dict(
+        broker=f"kafka://{settings.kafka.bootstrap}",
+        store="memory://",  # state is rebuilt from the changelog topics on start: no local disk to lose
+        datadir=str(data_dir),
+        topic_partitions=settings.kafka.partitions,
+        topic_replication_factor=settings.kafka.replication_factor,
+        key_serializer="raw",
+        value_serializer="raw",
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_every=100,
+        broker_commit_interval=1.0,
+        web_enabled=web,
+        web_bind=settings.worker.host,
+        web_host=settings.worker.host,
+        web_port=settings.worker.port,
+        web_tables_enabled=False,  # faust's /table views would serve table contents to anyone
+        web_stats_enabled=False,
+        web_in_thread=False,
+        logging_config=None,
+        table_standby_replicas=0,
+    )
+    conf.update(overrides)
+    app = faust.App(settings.worker.app_id, **conf)
+    topics = Topics({
+        spec.name: app.topic(
+            topic_name(settings.kafka.topic_prefix, spec.name),
+            key_serializer="raw", value_serializer="raw",
+            partitions=spec.partitions or settings.kafka.partitions,
+        )
+        for spec in CATALOGUE
+    })
+    return app, topics

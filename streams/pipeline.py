@@ -1,0 +1,335 @@
+"""The alert pipeline as Faust agents: signals (normalize + dedup) -> correlation + task creation ->
+scheduler -> task view. The decisions are the pure functions of streams.*; this module is wiring.
+
+    alerts.raw [fingerprint] + k8s.events [object]  --signals agent (dedup table)-->  signals [alertname]
+    signals  --correlate agent (correlation table)-->  incidents, task.queue
+    task.queue (1 partition)  --scheduler agent (scheduler table)-->  tasks.p0..p3, task.state, audit
+    task.state [task_id]  --task view agent (tasks table)-->  the Task API
+
+Every agent catches everything per record: a record that cannot be parsed or processed goes to the
+dead-letter topic with the reason, and the agent carries on (an exception escaping a Faust agent
+acks the record and can crash-loop the worker).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Awaitable, Callable
+
+import faust
+from prometheus_client import Counter, Gauge
+from pydantic import ValidationError
+
+from aetherius.metrics import REGISTRY
+from schemas.alertmanager import RawAlert
+from schemas.audit import AuditEvent
+from schemas.kube import KubeEvent
+from schemas.settings import Settings
+from schemas.signal import CorrelatedIncident, Priority, Signal
+from schemas.task import (DiagnosticTask, ResourceInfo, SchedulerCommand, TaskContext, TaskLimits, TaskStatus,
+                          TaskStatusChange)
+from streams import correlation, dedup, scheduling
+from streams.app import Topics
+from streams.deadletter import dead_letter
+from streams.normalize import ClusterPolicy, from_alert, from_kube_event
+from streams.priority import PriorityInputs, PriorityRules, assign_priority, bumps, business_impact
+from streams.task_state import can_transition
+
+log = logging.getLogger(__name__)
+
+SIGNALS = Counter("aetherius_signals_total", "Signals by dedup decision", ["source", "decision"], registry=REGISTRY)
+TASKS = Counter("aetherius_tasks_total", "Task status changes", ["status", "priority", "cluster"], registry=REGISTRY)
+QUEUE_DEPTH = Gauge("aetherius_queue_depth", "Tasks waiting for a running slot", registry=REGISTRY)
+RUNNING = Gauge("aetherius_tasks_running", "Tasks holding a running slot", registry=REGISTRY)
+SHED = Counter("aetherius_tasks_shed_total", "Tasks shed because the queue was over its limit", ["priority"],
+               registry=REGISTRY)
+INCIDENTS = Counter("aetherius_incidents_total", "Cross-cluster incidents detected", registry=REGISTRY)
+ILLEGAL = Counter("aetherius_task_transitions_refused_total", "Illegal task state transitions refused",
+                  registry=REGISTRY)
+CONFIG_WARNINGS = Counter("aetherius_config_warnings_total", "Signals that needed a default (cluster/namespace)",
+                          ["kind"], registry=REGISTRY)
+
+SCHEDULER_KEY = "global"
+TASK_NS = uuid.UUID("6f1d7a2e-4c1b-4f59-9a53-0d3b8b5e1a77")
+
+
+def epoch(dt: datetime) -> float:
+    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def task_id_for(fingerprint: str, window_start: float) -> str:
+    """Deterministic: a redelivered signal creates the same task id, which the scheduler recognises."""
+    return str(uuid.uuid5(TASK_NS, f"{fingerprint}:{window_start:.3f}"))
+
+
+@dataclass
+class Pipeline:
+    app: faust.App
+    topics: Topics
+    settings: Settings
+    dedup_table: Any
+    correlation_table: Any
+    scheduler_table: Any
+    queued_table: Any  # full tasks waiting in the scheduler's queue, by id (the state itself stays small)
+    tasks_table: Any
+    limits: scheduling.Limits
+
+    def scheduler_state(self) -> scheduling.SchedulerState:
+        raw = self.scheduler_table.get(SCHEDULER_KEY)
+        return scheduling.SchedulerState.model_validate(raw) if raw else scheduling.SchedulerState()
+
+    def task(self, task_id: str) -> DiagnosticTask | None:
+        raw = self.tasks_table.get(task_id)
+        return DiagnosticTask.model_validate(raw) if raw else None
+
+
+def _limits(settings: Settings) -> scheduling.Limits:
+    p = settings.pipeline
+    return scheduling.Limits(per_priority=dict(p.running_limits), per_cluster=p.per_cluster_limit,
+                             total=p.total_limit, queue_limit=p.queue_limit)
+
+
+def _safe(stage: str, deadletters: faust.TopicT,
+          handler: Callable[[faust.EventT], Awaitable[None]]) -> Callable[[faust.StreamT], Awaitable[None]]:
+    """The per-record error boundary every agent uses."""
+
+    async def agent(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            try:
+                await handler(event)
+            except ValidationError as exc:
+                await dead_letter(deadletters, event, _validation_summary(exc), stage)
+            except Exception as exc:  # noqa: BLE001 - the boundary: log, dead-letter, continue
+                log.exception("agent %s failed on a record", stage, extra={"stage": stage})
+                await dead_letter(deadletters, event, exc, stage)
+
+    agent.__name__ = f"{stage}_agent"
+    agent.__qualname__ = agent.__name__
+    return agent
+
+
+def _validation_summary(exc: ValidationError) -> str:
+    parts = [f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors()[:5]]
+    return "invalid record: " + "; ".join(parts)
+
+
+def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeline:
+    p = settings.pipeline
+    known = frozenset()  # the cluster registry (issue 6) narrows this; empty accepts every named cluster
+    clusters = ClusterPolicy(default_cluster=p.default_cluster, known=known)
+    rules = PriorityRules(frequency_threshold=p.frequency_bump_per_hour,
+                          system_namespaces=frozenset(p.system_namespaces),
+                          cross_cluster_threshold=p.correlation_min_clusters)
+    n = settings.kafka.partitions
+    pipe = Pipeline(
+        app=app, topics=topics, settings=settings,
+        dedup_table=app.Table("dedup", default=None, partitions=n),
+        correlation_table=app.Table("correlation", default=None, partitions=n),
+        scheduler_table=app.Table("scheduler", default=None, partitions=1),
+        queued_table=app.Table("scheduler-tasks", default=None, partitions=1),
+        tasks_table=app.Table("tasks", default=None, partitions=n),
+        limits=_limits(settings),
+    )
+    deadletters = topics["deadletter"]
+
+    async def audit(event: AuditEvent) -> None:
+        await topics["audit"].send(key=event.id.encode(), value=event.to_bytes())
+
+    # -- 1. normalize + dedup -------------------------------------------------------------------
+    async def on_input(event: faust.EventT) -> None:
+        if event.message.topic == topics["k8s.events"].get_topic_name():
+            signal = from_kube_event(KubeEvent.from_bytes(event.value), clusters)
+        else:
+            signal = from_alert(RawAlert.from_bytes(event.value), clusters)
+        now = epoch(signal.last_seen)
+        state_raw = pipe.dedup_table.get(signal.fingerprint)
+        state = dedup.DedupState.model_validate(state_raw) if state_raw else None
+        new_state, decision = dedup.observe(state, now=now, status=signal.status,
+                                            window_seconds=p.dedup_window_seconds)
+        if new_state is not None:
+            pipe.dedup_table[signal.fingerprint] = new_state.model_dump()  # reassign: in-place edits are lost
+        SIGNALS.labels(source=signal.source, decision=decision.value).inc()
+        if decision in (dedup.DedupDecision.DUPLICATE, dedup.DedupDecision.STALE_RESOLVE):
+            return
+        assert new_state is not None
+        signal = signal.model_copy(update={
+            "historical_frequency": new_state.frequency_per_hour(now),
+            "first_seen": datetime.fromtimestamp(new_state.window_start, timezone.utc)
+            if decision == dedup.DedupDecision.NEW else signal.first_seen,
+        })
+        if signal.cluster_defaulted or signal.namespace_defaulted:
+            await _config_warning(signal, audit)
+        await topics["signals"].send(key=signal.alertname.encode(), value=signal.to_bytes())
+
+    # -- 2. correlation + task creation -----------------------------------------------------------
+    async def on_signal(event: faust.EventT) -> None:
+        signal = Signal.from_bytes(event.value)
+        now = epoch(signal.last_seen)
+        key = signal.alertname
+        state_raw = pipe.correlation_table.get(key)
+        state = correlation.CorrelationState.model_validate(state_raw) if state_raw else None
+        if signal.status == "resolved":
+            new_state = correlation.observe_resolved(state, now=now, cluster_id=signal.cluster_id,
+                                                     fingerprint=signal.fingerprint,
+                                                     window_seconds=p.correlation_window_seconds)
+            if new_state is not None:
+                pipe.correlation_table[key] = new_state.model_dump()
+            cmd = SchedulerCommand(action="resolve", fingerprint=signal.fingerprint, reason="alert resolved")
+            await topics["task.queue"].send(key=signal.fingerprint.encode(), value=cmd.to_bytes())
+            return
+        new_state, decision = correlation.observe_firing(
+            state, now=now, cluster_id=signal.cluster_id, fingerprint=signal.fingerprint,
+            window_seconds=p.correlation_window_seconds, min_clusters=p.correlation_min_clusters)
+        pipe.correlation_table[key] = new_state.model_dump()
+        impact = business_impact(p.business_impact, signal.namespace,
+                                 signal.labels.get("service") or signal.labels.get("app", ""),
+                                 p.default_business_impact)
+        inputs = PriorityInputs(severity=signal.severity, impact=impact,
+                                frequency_per_hour=signal.historical_frequency, namespace=signal.namespace,
+                                clusters_firing=decision.clusters_firing)
+        priority = assign_priority(inputs, rules)
+        signal = signal.model_copy(update={"priority": priority})
+        meta = {"business_impact": impact, "bumps": bumps(inputs, rules)}
+        if decision.covered_by:
+            return  # an open incident's cross-cluster task already diagnoses this alert
+        if decision.new_incident_id:
+            members = new_state.members
+            incident = CorrelatedIncident(
+                incident_id=decision.new_incident_id, alertname=signal.alertname,
+                clusters=sorted(members), member_fingerprints=[m.fingerprint for m in members.values()],
+                window_start=datetime.fromtimestamp(min(m.last_seen for m in members.values()), timezone.utc))
+            INCIDENTS.inc()
+            await topics["incidents"].send(key=key.encode(), value=incident.to_bytes())
+            task = _new_task(str(uuid.uuid5(TASK_NS, f"incident:{incident.incident_id}")), signal, priority,
+                             settings, meta, incident=incident)
+        else:
+            task = _new_task(task_id_for(signal.fingerprint, epoch(signal.first_seen)), signal, priority,
+                             settings, meta)
+        cmd = SchedulerCommand(action="enqueue", task=task)
+        await topics["task.queue"].send(key=task.id.encode(), value=cmd.to_bytes())
+
+    # -- 3. scheduler: limits, queue order, shedding ------------------------------------------------
+    async def on_command(event: faust.EventT) -> None:
+        cmd = SchedulerCommand.from_bytes(event.value)
+        state = pipe.scheduler_state()
+        if cmd.action == "enqueue":
+            assert cmd.task is not None, "enqueue without a task"
+            task = cmd.task
+            queued = scheduling.QueuedTask(task_id=task.id, priority=task.priority, cluster_id=task.cluster_id,
+                                           fingerprints=task.context.signal_fingerprints,
+                                           enqueued_at=epoch(task.created_at))
+            before = state
+            state, shed = scheduling.enqueue(state, queued, pipe.limits)
+            if state is not before:
+                pipe.queued_table[task.id] = task.model_dump(mode="json")
+                await topics["task.state"].send(key=task.id.encode(), value=task.to_bytes())
+            for victim in shed:
+                await _shed(victim, state)
+        elif cmd.action == "finish":
+            state = scheduling.finish(state, cmd.task_id)
+        elif cmd.action in ("cancel", "resolve"):
+            state, removed = scheduling.cancel_pending(
+                state, task_id=cmd.task_id or None, fingerprint=cmd.fingerprint or None)
+            for queued in removed:
+                pipe.queued_table.pop(queued.task_id, None)
+                await _transition(queued.task_id, TaskStatus.CANCELLED, cmd.reason or cmd.action)
+        state, admitted = scheduling.admit(state, pipe.limits)
+        pipe.scheduler_table[SCHEDULER_KEY] = state.model_dump()
+        QUEUE_DEPTH.set(len(state.queue))
+        RUNNING.set(len(state.running))
+        for queued in admitted:
+            raw = pipe.queued_table.pop(queued.task_id, None)
+            if raw is None:  # cannot happen unless the two tables diverged; say so rather than hang
+                log.error("admitted task has no stored body", extra={"task_id": queued.task_id})
+                continue
+            await topics.task(queued.priority).send(key=queued.task_id.encode(),
+                                                    value=DiagnosticTask.model_validate(raw).to_bytes())
+
+    async def _shed(victim: scheduling.QueuedTask, state: scheduling.SchedulerState) -> None:
+        SHED.labels(priority=victim.priority.value).inc()
+        pipe.queued_table.pop(victim.task_id, None)
+        reason = f"shed: queue depth {len(state.queue)} over the limit {pipe.limits.queue_limit}"
+        await _transition(victim.task_id, TaskStatus.FAILED, reason)
+        await audit(AuditEvent(action="task.shed", resource=f"task/{victim.task_id}", cluster_id=victim.cluster_id,
+                               result="rejected", reason=reason, details={"priority": victim.priority.value}))
+
+    async def _transition(task_id: str, status: TaskStatus, reason: str) -> None:
+        """Status changes for tasks the scheduler holds: the view agent checks legality and applies."""
+        change = TaskStatusChange(task_id=task_id, status=status, reason=reason)
+        await topics["task.state"].send(key=task_id.encode(), value=change.to_bytes())
+
+    # -- 4. task view: the latest snapshot of every task, legal transitions only ---------------------
+    async def on_task_state(event: faust.EventT) -> None:
+        body = json.loads(event.value)
+        if body.get("kind") == "status_change":
+            change = TaskStatusChange.model_validate(body)
+            current = pipe.task(change.task_id)
+            if current is None:
+                raise ValueError(f"status change for unknown task {change.task_id}")
+            new = current.model_copy(update={"status": change.status, "status_reason": change.reason})
+        else:
+            new = DiagnosticTask.model_validate(body)
+            current = pipe.task(new.id)
+        if current is not None and current.status == new.status:
+            pipe.tasks_table[new.id] = new.model_dump(mode="json")  # same status: a detail update
+            return
+        if current is not None and not can_transition(current.status, new.status):
+            ILLEGAL.inc()
+            log.warning("refused illegal transition %s -> %s", current.status.value, new.status.value,
+                        extra={"task_id": new.id, "cluster_id": new.cluster_id})
+            return
+        pipe.tasks_table[new.id] = new.model_dump(mode="json")
+        TASKS.labels(status=new.status.value, priority=new.priority.value, cluster=new.cluster_id).inc()
+        if new.status.terminal:  # frees its running slot, if it held one
+            cmd = SchedulerCommand(action="finish", task_id=new.id, reason=new.status.value)
+            await topics["task.queue"].send(key=new.id.encode(), value=cmd.to_bytes())
+
+    _register(app, topics, "signals", [topics["alerts.raw"], topics["k8s.events"]], _safe("signals", deadletters, on_input))
+    _register(app, topics, "correlate", [topics["signals"]], _safe("correlate", deadletters, on_signal))
+    _register(app, topics, "scheduler", [topics["task.queue"]], _safe("scheduler", deadletters, on_command))
+    _register(app, topics, "task_view", [topics["task.state"]], _safe("task_view", deadletters, on_task_state))
+    return pipe
+
+
+def _register(app: faust.App, topics: Topics, name: str, sources: list[faust.TopicT],
+              fn: Callable[[faust.StreamT], Awaitable[None]]) -> None:
+    channel = sources[0] if len(sources) == 1 else app.topic(
+        *[t.get_topic_name() for t in sources], key_serializer="raw", value_serializer="raw")
+    app.agent(channel, name=f"aetherius.{name}")(fn)
+
+
+def _new_task(task_id: str, signal: Signal, priority: Priority, settings: Settings, meta: dict[str, Any],
+              incident: CorrelatedIncident | None = None) -> DiagnosticTask:
+    t = settings.tasks
+    return DiagnosticTask(
+        id=task_id,
+        alert_id=signal.fingerprint,
+        cluster_id=signal.cluster_id,
+        namespace=signal.namespace,
+        resource=ResourceInfo(kind=signal.resource_kind, name=signal.resource_name, namespace=signal.namespace),
+        priority=priority,
+        created_at=signal.last_seen,
+        context=TaskContext(
+            alertname=signal.alertname, severity=signal.severity, labels=signal.labels,
+            annotations=signal.annotations,
+            signal_fingerprints=incident.member_fingerprints if incident else [signal.fingerprint],
+            incident_id=incident.incident_id if incident else None,
+            clusters=incident.clusters if incident else [signal.cluster_id],
+        ),
+        limits=TaskLimits(max_steps=t.max_steps, timeout_seconds=t.timeout_seconds, budget_usd=t.budget_usd),
+        metadata={**meta, "source": signal.source, "historical_frequency": signal.historical_frequency},
+    )
+
+
+async def _config_warning(signal: Signal, audit: Callable[[AuditEvent], Awaitable[None]]) -> None:
+    kinds = [k for k, flag in (("cluster", signal.cluster_defaulted), ("namespace", signal.namespace_defaulted)) if flag]
+    for kind in kinds:
+        CONFIG_WARNINGS.labels(kind=kind).inc()
+    await audit(AuditEvent(action="config.warning", resource=f"signal/{signal.fingerprint}",
+                           cluster_id=signal.cluster_id, result="ok",
+                           reason=f"defaulted {', '.join(kinds)} for alert {signal.alertname}",
+                           details={"labels": signal.labels}))

@@ -1,0 +1,42 @@
+"""The worker role: the whole pipeline (and, once registered, the step loop) in one Faust worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Callable
+
+import faust
+
+from aetherius.logging import setup_logging
+from schemas.settings import Settings
+from streams.admin import ensure_topics
+from streams.app import Topics, create_app
+from streams.pipeline import Pipeline, build_pipeline
+from streams.task_api import register_task_api
+
+log = logging.getLogger(__name__)
+
+# Extra parts (step loop, sinks) register themselves on the app through hooks like this one.
+Extension = Callable[[faust.App, Topics, Settings, Pipeline], None]
+
+
+def build_worker_app(settings: Settings, *, web: bool = True,
+                     extensions: tuple[Extension, ...] = ()) -> tuple[faust.App, Pipeline]:
+    app, topics = create_app(settings, web=web)
+    pipe = build_pipeline(app, topics, settings)
+    if web:
+        register_task_api(app, pipe)
+    for extend in extensions:
+        extend(app, topics, settings, pipe)
+    return app, pipe
+
+
+def run_worker(settings: Settings, extensions: tuple[Extension, ...] = ()) -> int:
+    setup_logging(settings.log_level)
+    asyncio.run(ensure_topics(settings.kafka))
+    app, _pipe = build_worker_app(settings, extensions=extensions)
+    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False,
+                          override_logging=False)
+    worker.execute_from_commandline()  # blocks until SIGTERM/SIGINT; exits the process
+    return 0
