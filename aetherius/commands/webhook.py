@@ -1,0 +1,40 @@
+"""`aetherius webhook`: run the Alertmanager webhook bridge (and the manual-trigger API)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("webhook", help="serve POST /api/v1/webhook/alertmanager and /api/v1/tasks into Kafka")
+    p.add_argument("--host", default=None, help="bind address (default: settings webhook.host)")
+    p.add_argument("--port", type=int, default=None, help="port (default: settings webhook.port)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+
+    from aiohttp import web
+
+    from aetherius.cli import CliError
+    from aetherius.logging import setup_logging
+    from schemas.settings import load_settings
+    from streams.producer import Producer
+    from streams.webhook import create_app
+
+    try:
+        settings = load_settings()
+    except Exception as exc:  # a malformed config file or env var: one line, exit 2
+        raise CliError(f"bad configuration: {exc}") from exc
+    setup_logging(settings.log_level)
+    host = args.host or settings.webhook.host
+    port = args.port if args.port is not None else settings.webhook.port
+    if not 0 <= port <= 65535:
+        raise CliError(f"--port {port} is not a TCP port")
+    producer = Producer(settings.kafka.bootstrap, client_id="aetherius-webhook")
+    app = create_app(settings, producer)
+    logging.getLogger("aetherius.webhook").info("webhook bridge on http://%s:%d (kafka %s)", host, port,
+                                                settings.kafka.bootstrap)
+    web.run_app(app, host=host, port=port, access_log=None, print=None)
+    return 0

@@ -1,0 +1,333 @@
+"""The webhook bridge: Alertmanager (and manual requests) in, one raw-alert record per alert out.
+
+    POST /api/v1/webhook/alertmanager   Alertmanager v4 payload  -> 200 {accepted, fingerprints}
+    POST /api/v1/tasks                  manual diagnosis request -> 202 {fingerprint}
+    GET  /health/live, /health/ready, /metrics
+
+The answer is 200/202 only after the broker acknowledged every record, so Alertmanager's retry is our
+delivery guarantee: a 4xx tells it the payload is wrong (it will not fix itself), a 503 tells it to retry.
+Everything is validated before anything is sent, so bad input never produces a partial batch.
+The parse/build functions are pure; the handlers only wire them to the producer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hmac
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from aiohttp import web
+from prometheus_client import Counter, Histogram
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from aetherius.metrics import REGISTRY, exposition
+from schemas.alertmanager import Alert, AlertmanagerPayload, RawAlert
+from schemas.base import utcnow
+from schemas.settings import Settings, WebhookSettings
+from schemas.topics import topic_name
+from streams.fingerprint import alert_fingerprint, labels_fingerprint, record_id
+from streams.producer import OutRecord, ProduceError, Producer, connect_with_retry
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/api/v1/webhook/alertmanager"
+TASKS_PATH = "/api/v1/tasks"
+MANUAL_ALERTNAME = "ManualDiagnosis"
+
+ALERTS_RECEIVED = Counter("aetherius_alerts_received_total", "Alerts accepted by the bridge (broker acknowledged)",
+                          ["source"], registry=REGISTRY)
+ALERTS_REJECTED = Counter("aetherius_alerts_rejected_total",
+                          "Deliveries refused by the bridge: one per bad request, or per alert when Kafka failed",
+                          ["reason"], registry=REGISTRY)
+REQUEST_SECONDS = Histogram("aetherius_webhook_request_seconds", "Bridge request latency, answer included",
+                            ["route", "status"], registry=REGISTRY,
+                            buckets=(.001, .0025, .005, .01, .02, .05, .1, .25, .5, 1, 2.5, 5, 10))
+
+
+# ---------------------------------------------------------------- pure: parsing and building records
+
+class Rejection(Exception):
+    """Refused input: HTTP status, a metric reason, a message and the field at fault."""
+
+    def __init__(self, status: int, reason: str, error: str, field: str = "body",
+                 details: list[dict[str, str]] | None = None) -> None:
+        super().__init__(error)
+        self.status, self.reason, self.error, self.field, self.details = status, reason, error, field, details
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"error": self.error, "field": self.field}
+        if self.details and len(self.details) > 1:
+            out["errors"] = self.details
+        return out
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """('alerts', 2, 'labels') -> 'alerts[2].labels'; () -> 'body'."""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "body"
+
+
+def _describe(err: Any) -> dict[str, str]:
+    path = field_path(tuple(err["loc"]))
+    if "alertname is required" in err["msg"]:  # the schema's own validator: name the label itself
+        return {"field": f"{path}.alertname", "error": "label alertname is required and must not be empty"}
+    return {"field": path, "error": err["msg"]}
+
+
+def _validate(model: type[BaseModel], body: bytes) -> Any:
+    if not body.strip():
+        raise Rejection(400, "empty_body", "request body is empty")
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        if errors[0]["type"] == "json_invalid":
+            raise Rejection(400, "invalid_json", f"body is not valid JSON: {errors[0]['msg']}") from None
+        details = [_describe(e) for e in errors[:20]]
+        raise Rejection(400, "invalid_payload", details[0]["error"], details[0]["field"], details) from None
+
+
+def parse_alertmanager(body: bytes) -> AlertmanagerPayload:
+    return _validate(AlertmanagerPayload, body)
+
+
+def record_for(raw: RawAlert, topic: str, max_bytes: int, field: str) -> OutRecord:
+    """One raw alert as a record keyed by its fingerprint; too big for the broker -> 413 before anything is sent."""
+    value = raw.to_bytes()
+    if len(value) > max_bytes:
+        raise Rejection(413, "too_large", f"alert is {len(value)} bytes serialised; the limit is {max_bytes}", field)
+    rid = record_id(raw.fingerprint, raw.alert.startsAt)
+    source = b"manual" if raw.alert.labels.get("alertname") == MANUAL_ALERTNAME else b"alertmanager"
+    return OutRecord(topic=topic, key=raw.fingerprint.encode(), value=value,
+                     headers=[("record-id", rid.encode()), ("source", source)])
+
+
+def alertmanager_records(payload: AlertmanagerPayload, topic: str, max_bytes: int,
+                         received_at: datetime) -> list[OutRecord]:
+    """Every alert of the payload as a record, or a Rejection for the whole payload."""
+    return [
+        record_for(RawAlert(fingerprint=alert_fingerprint(alert), alert=alert, receiver=payload.receiver,
+                            external_url=payload.externalURL, received_at=received_at),
+                   topic, max_bytes, f"alerts[{i}]")
+        for i, alert in enumerate(payload.alerts)
+    ]
+
+
+# The label normalize reads the target from (streams/normalize.RESOURCE_LABELS), by the kind a user types.
+KIND_LABELS: dict[str, str] = {
+    "pod": "pod", "deployment": "deployment", "statefulset": "statefulset", "daemonset": "daemonset",
+    "job": "job_name", "hpa": "horizontalpodautoscaler", "horizontalpodautoscaler": "horizontalpodautoscaler",
+    "pvc": "persistentvolumeclaim", "persistentvolumeclaim": "persistentvolumeclaim", "service": "service",
+    "node": "node",
+}
+
+
+class ManualRequest(BaseModel):
+    """A user asking for a diagnosis of one resource (POST /api/v1/tasks, `aetherius trigger`)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    cluster_id: str = Field(min_length=1, max_length=253)
+    namespace: str = Field(default="", max_length=253)  # empty for cluster-scoped kinds (node)
+    kind: str
+    name: str = Field(min_length=1, max_length=253)
+    reason: str = Field(default="", max_length=4000)
+    severity: Literal["critical", "warning", "info"] = "warning"
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        kind = kind.strip().lower()
+        if kind not in KIND_LABELS:
+            raise ValueError(f"kind must be one of {sorted(KIND_LABELS)}")
+        return kind
+
+
+def manual_raw_alert(req: ManualRequest, now: datetime) -> RawAlert:
+    """The request as a raw alert, so it flows through the same normalize/dedup/priority pipeline.
+
+    The fingerprint covers the resource, not the time: a double click inside the dedup window is one task.
+    """
+    labels = {"alertname": MANUAL_ALERTNAME, "cluster_id": req.cluster_id, KIND_LABELS[req.kind]: req.name,
+              "severity": req.severity}
+    if req.namespace:
+        labels["namespace"] = req.namespace
+    annotations = {"summary": req.reason or f"manual diagnosis of {req.kind} {req.name}", "requested_by": "api"}
+    fingerprint = labels_fingerprint(labels)
+    alert = Alert(labels=labels, annotations=annotations, startsAt=now, fingerprint=fingerprint)
+    return RawAlert(fingerprint=fingerprint, alert=alert, receiver="manual", received_at=now)
+
+
+# ---------------------------------------------------------------- auth (swap for aetherius/http/auth.py)
+
+def authorized(authorization: str | None, cfg: WebhookSettings) -> bool:
+    """Bearer token or basic auth, as Alertmanager's http_config sends them; open when neither is configured."""
+    token = cfg.bearer_token.get_secret_value() if cfg.bearer_token else None
+    basic = cfg.basic_user is not None and cfg.basic_password is not None
+    if not token and not basic:
+        return True
+    scheme, _, cred = (authorization or "").strip().partition(" ")
+    cred = cred.strip()
+    if token and scheme.lower() == "bearer" and cred:
+        return hmac.compare_digest(cred.encode(), token.encode())
+    if basic and scheme.lower() == "basic" and cred:
+        try:
+            user, sep, password = base64.b64decode(cred, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        expected = f"{cfg.basic_user}:{cfg.basic_password.get_secret_value()}".encode()  # type: ignore[union-attr]
+        return bool(sep) and hmac.compare_digest(f"{user}:{password}".encode(), expected)
+    return False
+
+
+# ---------------------------------------------------------------- the aiohttp wiring
+
+def _reject(rej: Rejection, headers: dict[str, str] | None = None) -> web.Response:
+    ALERTS_REJECTED.labels(rej.reason).inc()
+    return web.json_response(rej.body(), status=rej.status, headers=headers)
+
+
+def _is_json(content_type: str) -> bool:
+    return content_type == "application/json" or (content_type.startswith("application/") and
+                                                  content_type.endswith("+json"))
+
+
+@dataclass
+class Bridge:
+    settings: Settings
+    producer: Producer
+    ack_timeout: float
+
+    @property
+    def raw_topic(self) -> str:
+        return topic_name(self.settings.kafka.topic_prefix, "alerts.raw")
+
+    async def _body(self, request: web.Request) -> bytes:
+        if not _is_json(request.content_type):
+            raise Rejection(415, "unsupported_media_type",
+                            f"content type must be application/json, not {request.content_type!r}", "Content-Type")
+        limit = self.settings.webhook.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            raise Rejection(413, "too_large", f"body is {request.content_length} bytes; the limit is {limit}")
+        try:
+            return await request.read()  # also bounded by client_max_size for chunked bodies
+        except web.HTTPRequestEntityTooLarge:
+            raise Rejection(413, "too_large", f"body exceeds the limit of {limit} bytes") from None
+
+    async def _produce(self, records: list[OutRecord]) -> None:
+        if not self.producer.started:
+            raise Rejection(503, "kafka_unavailable", "kafka is not connected; retry later", "kafka")
+        try:
+            await self.producer.send_all_and_wait(records, timeout=self.ack_timeout)
+        except ProduceError as exc:
+            log.warning("produce failed for %d record(s): %s", len(records), exc, extra={"topic": self.raw_topic})
+            ALERTS_REJECTED.labels("kafka_unavailable").inc(len(records) - 1)  # _reject adds the last one
+            raise Rejection(503, "kafka_unavailable", f"kafka did not acknowledge: {exc}", "kafka") from None
+
+    async def alertmanager(self, request: web.Request) -> web.Response:
+        try:
+            payload = parse_alertmanager(await self._body(request))
+            records = alertmanager_records(payload, self.raw_topic, self.producer.max_request_size - 512, utcnow())
+            await self._produce(records)
+        except Rejection as rej:
+            return _reject(rej, {"Retry-After": "5"} if rej.status == 503 else None)
+        ALERTS_RECEIVED.labels("alertmanager").inc(len(records))
+        return web.json_response({"accepted": len(records), "fingerprints": [r.key.decode() for r in records]})
+
+    async def manual(self, request: web.Request) -> web.Response:
+        try:
+            req = _validate(ManualRequest, await self._body(request))
+            raw = manual_raw_alert(req, utcnow())
+            await self._produce([record_for(raw, self.raw_topic, self.producer.max_request_size - 512, "body")])
+        except Rejection as rej:
+            return _reject(rej, {"Retry-After": "5"} if rej.status == 503 else None)
+        ALERTS_RECEIVED.labels("manual").inc()
+        log.info("manual diagnosis requested for %s %s/%s", req.kind, req.namespace, req.name,
+                 extra={"cluster_id": req.cluster_id, "fingerprint": raw.fingerprint})
+        return web.json_response({"accepted": 1, "fingerprint": raw.fingerprint}, status=202)
+
+    async def live(self, _request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def ready(self, _request: web.Request) -> web.Response:
+        ok = self.producer.ready
+        return web.json_response({"status": "ok" if ok else "unavailable", "kafka": ok}, status=200 if ok else 503)
+
+    async def metrics(self, _request: web.Request) -> web.Response:
+        body, content_type = exposition()
+        resp = web.Response(body=body)
+        resp.headers["Content-Type"] = content_type
+        return resp
+
+
+BRIDGE = web.AppKey("bridge", Bridge)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _auth_middleware(cfg: WebhookSettings) -> Callable[..., Any]:
+    @web.middleware
+    async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith("/api/") and not authorized(request.headers.get("Authorization"), cfg):
+            scheme = "Bearer" if cfg.bearer_token else "Basic"
+            return _reject(Rejection(401, "unauthorized", "missing or wrong credentials", "Authorization"),
+                           {"WWW-Authenticate": f'{scheme} realm="aetherius"'})
+        return await handler(request)
+    return auth
+
+
+@web.middleware
+async def _timing(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    status = 500
+    try:
+        resp = await handler(request)
+        status = resp.status
+        return resp
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        route = request.match_info.route.resource.canonical if request.match_info.route.resource else "other"
+        REQUEST_SECONDS.labels(route, str(status)).observe(time.perf_counter() - started)
+
+
+def create_app(settings: Settings, producer: Producer, *, ack_timeout: float = 5.0,
+               manage_producer: bool = True) -> web.Application:
+    """The bridge as an aiohttp app; mount more routes on it before running.
+
+    With `manage_producer` the app connects the producer in the background at start-up (retrying, so the
+    bridge comes up before Kafka and reports not-ready meanwhile) and stops it at clean-up.
+    """
+    bridge = Bridge(settings, producer, ack_timeout)
+    app = web.Application(middlewares=[_timing, _auth_middleware(settings.webhook)],
+                          client_max_size=settings.webhook.max_body_bytes)
+    app[BRIDGE] = bridge
+    app.router.add_post(WEBHOOK_PATH, bridge.alertmanager)
+    app.router.add_post(TASKS_PATH, bridge.manual)
+    app.router.add_get("/health/live", bridge.live)
+    app.router.add_get("/health/ready", bridge.ready)
+    app.router.add_get("/metrics", bridge.metrics)
+    if manage_producer:
+        app.cleanup_ctx.append(_producer_lifecycle(producer))
+    return app
+
+
+def _producer_lifecycle(producer: Producer) -> Callable[[web.Application], Any]:
+    async def lifecycle(_app: web.Application):  # noqa: ANN202 - aiohttp cleanup context
+        stop = asyncio.Event()
+        connecting = asyncio.create_task(connect_with_retry(producer, stop))
+        yield
+        stop.set()
+        connecting.cancel()
+        await asyncio.gather(connecting, return_exceptions=True)
+        await producer.stop()
+    return lifecycle
