@@ -1,0 +1,77 @@
+"""Admission limits (SRS §3.6.3), queue order, shedding order, cancel/resolve."""
+
+from schemas.signal import Priority
+from streams.scheduling import Limits, QueuedTask, SchedulerState, admit, cancel_pending, enqueue, finish
+
+
+def qt(i, priority="P2", cluster="c1", t=None, fps=()):
+    return QueuedTask(task_id=f"t{i}", priority=Priority(priority), cluster_id=cluster,
+                      enqueued_at=float(i if t is None else t), fingerprints=list(fps))
+
+
+def fill(tasks, limits):
+    s = SchedulerState()
+    shed_all = []
+    for task in tasks:
+        s, shed = enqueue(s, task, limits)
+        shed_all += shed
+    return s, shed_all
+
+
+def test_admission_order_is_priority_then_arrival():
+    s, _ = fill([qt(1, "P3"), qt(2, "P1"), qt(3, "P2"), qt(4, "P1")], Limits(total=2))
+    s, admitted = admit(s, Limits(total=2))
+    assert [t.task_id for t in admitted] == ["t2", "t4"]
+
+
+def test_per_priority_limits():
+    limits = Limits(per_priority={"P1": 1, "P2": 2, "P3": 1}, per_cluster=100, total=100)
+    s, _ = fill([qt(i, "P2", cluster=f"c{i}") for i in range(5)], limits)
+    s, admitted = admit(s, limits)
+    assert len(admitted) == 2 and len(s.queue) == 3
+
+
+def test_per_cluster_limit_does_not_block_other_clusters():
+    limits = Limits(per_cluster=2, total=100)
+    s, _ = fill([qt(1, cluster="a"), qt(2, cluster="a"), qt(3, cluster="a"), qt(4, cluster="b")], limits)
+    s, admitted = admit(s, limits)
+    assert [t.task_id for t in admitted] == ["t1", "t2", "t4"] and [t.task_id for t in s.queue] == ["t3"]
+
+
+def test_total_limit_and_p0_is_never_held():
+    limits = Limits(total=1, per_cluster=1)
+    s, _ = fill([qt(1, "P1"), qt(2, "P0"), qt(3, "P0")], limits)
+    s, admitted = admit(s, limits)
+    assert {t.task_id for t in admitted} == {"t2", "t3"}  # both P0 run; P1 waits for the cluster slot
+    s = finish(s, "t2")
+    s = finish(s, "t3")
+    s, admitted = admit(s, limits)
+    assert [t.task_id for t in admitted] == ["t1"]
+
+
+def test_shedding_takes_newest_p3_then_p2_never_p1():
+    limits = Limits(queue_limit=3, total=0, per_priority={"P1": 0, "P2": 0, "P3": 0})
+    s, shed = fill([qt(1, "P3"), qt(2, "P2"), qt(3, "P3"), qt(4, "P1"), qt(5, "P2"), qt(6, "P1")], limits)
+    assert [t.task_id for t in shed] == ["t3", "t1", "t5"]
+    assert sorted(t.task_id for t in s.queue) == ["t2", "t4", "t6"]
+    s, shed = enqueue(s, qt(7, "P1"), limits)
+    assert [t.task_id for t in shed] == ["t2"]
+    s, shed = enqueue(s, qt(8, "P0"), limits)
+    assert shed == [] and len(s.queue) == 4  # only P0/P1 left: the queue grows rather than lose them
+    assert s.shed_total == 4
+
+
+def test_redelivered_enqueue_is_ignored():
+    s, _ = fill([qt(1)], Limits())
+    again, shed = enqueue(s, qt(1), Limits())
+    assert again is s and shed == []
+
+
+def test_cancel_pending_by_id_and_by_fingerprint():
+    s, _ = fill([qt(1, fps=["fa"]), qt(2, fps=["fb"]), qt(3, fps=["fa", "fc"])], Limits(total=0))
+    s, removed = cancel_pending(s, fingerprint="fa")
+    assert [t.task_id for t in removed] == ["t1", "t3"]
+    s, removed = cancel_pending(s, task_id="t2")
+    assert [t.task_id for t in removed] == ["t2"] and s.queue == []
+    s2, removed = cancel_pending(s, task_id="missing")
+    assert s2 is s and removed == []
