@@ -1,0 +1,111 @@
+"""When a diagnosis stops (SRS §5.9.4): one pure function over the task's progress and limits.
+
+The step loop (Kafka) and the in-process LLM loop both call `check_termination` between steps, so a
+task stops for the same reason whichever loop runs it.
+
+Precedence, when several conditions hold at once (the first match wins):
+1. manual_stop           - an operator's cancel is obeyed even if an answer arrived at the same time:
+                           the cancel API promises "cancelled", so that is what the task ends as.
+2. root_cause_identified - a confident answer (>= 0.85) is a complete result whichever limit was
+                           crossed on the way to it; calling it "partial" would hide a good diagnosis.
+3. budget_exceeded       - money is the hardest limit and the admin must hear about it.
+4. timeout               - the time is up; partial results are kept.
+5. too_many_errors       - 3 consecutive failed steps: the evidence is broken, the task fails and
+                           goes to a human rather than being dressed up as a partial success.
+6. max_steps_reached     - the ordinary end of a long investigation, partial results.
+
+What counts as a step is the caller's business (the LLM engine counts executed tool calls, so a
+reasoning turn without a tool call does not eat the step budget).
+"""
+
+from __future__ import annotations
+
+import math
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict
+
+from schemas.task import TaskLimits, TaskStatus
+
+CONFIDENCE_THRESHOLD = 0.85
+MAX_CONSECUTIVE_ERRORS = 3
+
+
+class TerminationReason(str, Enum):
+    MANUAL_STOP = "manual_stop"
+    ROOT_CAUSE_IDENTIFIED = "root_cause_identified"
+    BUDGET_EXCEEDED = "budget_exceeded"
+    TIMEOUT = "timeout"
+    TOO_MANY_ERRORS = "too_many_errors"
+    MAX_STEPS_REACHED = "max_steps_reached"
+
+
+class Termination(BaseModel):
+    """Why a task stops and what that means for its record and its report.
+
+    `status` is the task's lifecycle status; `result_status` is the SRS's wording for the report
+    (`DiagnosticResult.status`), which distinguishes e.g. a budget stop from a normal completion.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    reason: TerminationReason
+    status: TaskStatus
+    result_status: str
+    partial: bool = False  # the report holds what was found so far, not a conclusion
+    generate_report: bool = True  # every termination produces a report (an error report when failed)
+    notify_admin: bool = False
+    escalate: bool = False  # hand over to a human
+    note: str = ""
+
+
+def _progress_error(name: str, value: float) -> ValueError:
+    return ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+
+
+def check_termination(
+    *,
+    step_count: int,
+    elapsed_seconds: float,
+    cost_usd: float,
+    confidence: float | None,
+    consecutive_errors: int,
+    manual_stop: bool,
+    limits: TaskLimits,
+    confidence_threshold: float = CONFIDENCE_THRESHOLD,
+    max_consecutive_errors: int = MAX_CONSECUTIVE_ERRORS,
+) -> Termination | None:
+    """None to continue, else the `Termination` that applies (see the module docstring for precedence).
+
+    `confidence` is the current root-cause confidence, None while there is no candidate answer.
+    """
+    for name, value in (("step_count", step_count), ("elapsed_seconds", elapsed_seconds),
+                        ("cost_usd", cost_usd), ("consecutive_errors", consecutive_errors)):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
+            raise _progress_error(name, value)
+    if confidence is not None and not (0.0 <= confidence <= 1.0):
+        raise ValueError(f"confidence must be within [0, 1], got {confidence!r}")
+
+    if manual_stop:
+        return Termination(reason=TerminationReason.MANUAL_STOP, status=TaskStatus.CANCELLED,
+                           result_status="cancelled", partial=True, note="stopped by an operator")
+    if confidence is not None and confidence >= confidence_threshold:
+        return Termination(reason=TerminationReason.ROOT_CAUSE_IDENTIFIED, status=TaskStatus.COMPLETED,
+                           result_status="completed")
+    if cost_usd >= limits.budget_usd:
+        return Termination(reason=TerminationReason.BUDGET_EXCEEDED, status=TaskStatus.COMPLETED,
+                           result_status="stopped_by_budget", partial=True, notify_admin=True,
+                           note=f"task cost ${cost_usd:.4f} reached its budget ${limits.budget_usd:.2f}")
+    if elapsed_seconds >= limits.timeout_seconds:
+        return Termination(reason=TerminationReason.TIMEOUT, status=TaskStatus.TIMEOUT,
+                           result_status="timeout", partial=True,
+                           note=f"{elapsed_seconds:.0f}s elapsed, limit {limits.timeout_seconds:.0f}s")
+    if consecutive_errors >= max_consecutive_errors:
+        return Termination(reason=TerminationReason.TOO_MANY_ERRORS, status=TaskStatus.FAILED,
+                           result_status="failed", partial=True, escalate=True,
+                           note=f"{consecutive_errors} consecutive failed steps")
+    if step_count >= limits.max_steps:
+        return Termination(reason=TerminationReason.MAX_STEPS_REACHED, status=TaskStatus.COMPLETED,
+                           result_status="completed_with_partial_results", partial=True,
+                           note=f"step limit {limits.max_steps} reached; the diagnosis may be incomplete")
+    return None
