@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from aiokafka.structs import RecordMetadata
 
 log = logging.getLogger(__name__)
@@ -97,11 +98,38 @@ class Producer:
     async def send(self, topic: str, key: bytes | str | None, value: bytes | None,
                    headers: Headers | None = None, *, timestamp_ms: int | None = None,
                    partition: int | None = None) -> asyncio.Future[RecordMetadata]:
-        """Enqueue one record; the returned future resolves when the broker acknowledged it."""
+        """Enqueue one record; the returned future resolves when the broker acknowledged it.
+
+        Waits while the topic's metadata is unknown or the buffer is full; errors at enqueue (unknown
+        topic after request_timeout_ms, a record over max_request_size) raise `ProduceError`.
+        """
         if self._producer is None:
             raise ProduceError("producer is not started")
-        return await self._producer.send(topic, value=value, key=_as_bytes(key), headers=headers or None,
-                                         timestamp_ms=timestamp_ms, partition=partition)
+        try:
+            return await self._producer.send(topic, value=value, key=_as_bytes(key), headers=headers or None,
+                                             timestamp_ms=timestamp_ms, partition=partition)
+        except KafkaError as exc:
+            self._failed()
+            raise ProduceError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def wait_acks(self, futures: Sequence[asyncio.Future[RecordMetadata]],
+                        timeout: float) -> list[RecordMetadata]:
+        """Wait for every future from `send`; any failure, or a future still pending at the timeout, raises."""
+        if futures:
+            # asyncio.wait, not gather: a timeout must not cancel aiokafka's own futures.
+            _done, pending = await asyncio.wait(futures, timeout=max(timeout, 0.0))
+            _consume_later(futures)
+            if pending:
+                self._failed()
+                raise ProduceError(f"broker did not acknowledge {len(pending)} of {len(futures)} record(s) "
+                                   f"within {timeout:g}s")
+            failed = [f.exception() for f in futures if f.exception() is not None]
+            if failed:
+                self._failed()
+                raise ProduceError(f"{len(failed)} of {len(futures)} record(s) failed: "
+                                   f"{type(failed[0]).__name__}: {failed[0]}") from failed[0]
+        self._last_failure = float("-inf")
+        return [f.result() for f in futures]
 
     async def send_all_and_wait(self, records: Iterable[OutRecord], timeout: float = 5.0) -> list[RecordMetadata]:
         """Send a batch and wait for every acknowledgement, or raise `ProduceError`.
@@ -109,32 +137,22 @@ class Producer:
         Not atomic: after a failure some records may already be on the topic. Callers report the whole batch
         as failed so the sender retries it; consumers are idempotent by key, so the repeat is harmless.
         """
-        batch: Sequence[OutRecord] = list(records)
+        deadline = time.monotonic() + timeout
         futures: list[asyncio.Future[RecordMetadata]] = []
         try:
             async with asyncio.timeout(timeout):
-                for r in batch:
+                for r in records:
                     futures.append(await self.send(r.topic, r.key, r.value, r.headers,
                                                    timestamp_ms=r.timestamp_ms, partition=r.partition))
-                # asyncio.wait, not gather: a timeout must not cancel aiokafka's own futures.
-                await asyncio.wait(futures)
         except TimeoutError:
             self._failed()
             _consume_later(futures)
-            raise ProduceError(f"broker did not acknowledge {len(batch)} record(s) within {timeout:g}s") from None
+            raise ProduceError(f"could not enqueue the batch within {timeout:g}s (topic metadata unavailable?)"
+                               ) from None
         except ProduceError:
-            raise
-        except Exception as exc:  # aiokafka errors at enqueue: unknown topic metadata, size, closed producer
-            self._failed()
             _consume_later(futures)
-            raise ProduceError(f"{type(exc).__name__}: {exc}") from exc
-        failed = [f.exception() for f in futures if f.exception() is not None]
-        if failed:
-            self._failed()
-            raise ProduceError(f"{len(failed)} of {len(batch)} record(s) failed: "
-                               f"{type(failed[0]).__name__}: {failed[0]}") from failed[0]
-        self._last_failure = float("-inf")
-        return [f.result() for f in futures]
+            raise
+        return await self.wait_acks(futures, deadline - time.monotonic())
 
 
 def _consume_later(futures: list[asyncio.Future[RecordMetadata]]) -> None:

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from aetherius.localkafka import free_port
@@ -20,6 +19,7 @@ from schemas.settings import Settings, WebhookSettings
 from schemas.topics import topic_name
 from streams.fingerprint import labels_fingerprint
 from streams.producer import Producer
+from streams.record_replay import consume
 from streams.webhook import (ManualRequest, authorized, create_app, field_path, manual_raw_alert,
                              parse_alertmanager, Rejection)
 from tests.test_fingerprint import REAL_FIRING
@@ -38,35 +38,9 @@ async def create_topic(bootstrap: str, name: str, partitions: int = 2) -> None:
         await admin.close()
 
 
-async def partitions(bootstrap: str, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        [described] = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    return sorted(p["partition"] for p in described["partitions"])
-
-
 async def read_topic(bootstrap: str, topic: str) -> list[Any]:
     """Every record currently on the topic: reads each partition up to its end offset (no timing guesswork)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
-    await consumer.start()
-    try:
-        parts = [TopicPartition(topic, p) for p in await partitions(bootstrap, topic)]
-        assert parts, f"topic {topic} has no partitions"
-        consumer.assign(parts)
-        ends = await consumer.end_offsets(parts)
-        out: list[Any] = []
-        for tp in parts:
-            await consumer.seek_to_beginning(tp)
-        while [tp for tp in parts if await consumer.position(tp) < ends[tp]]:
-            batch = await consumer.getmany(timeout_ms=1000)
-            for records in batch.values():
-                out.extend(records)
-        return out
-    finally:
-        await consumer.stop()
+    return [r async for r in consume(bootstrap, topic, from_beginning=True, snapshot=True)]
 
 
 Scenario = Callable[[TestClient, str], Awaitable[None]]
