@@ -64,6 +64,7 @@ class WorkerSettings(BaseModel):
     port: int = 6066
     app_id: str = "aetherius"
     data_dir: Path = Path("var/worker")
+    step_loop: bool = True  # run diagnoses in this worker (off: the pipeline only)
 
 
 class LLMSettings(BaseModel):
