@@ -93,6 +93,15 @@ class LLMSettings(BaseModel):
         return self.base_url or os.environ.get("OPENAI_BASE_URL") or None
 
 
+class ClusterSource(BaseModel):
+    """Where the read-only reader of one cluster looks: a `kubectl cluster-info dump` directory, or a
+    kubeconfig (context optional; neither set = in-cluster service account)."""
+
+    dump: Path | None = None
+    kubeconfig: Path | None = None
+    context: str | None = None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AETHERIUS_", env_nested_delimiter="__", extra="forbid")
 
@@ -103,6 +112,8 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     clusters_file: Path | None = None
+    # How to read each cluster, by cluster id. AETHERIUS_CLUSTERS='{"prod": {"dump": "/dumps/prod"}}'
+    clusters: dict[str, ClusterSource] = Field(default_factory=dict)
     log_level: str = "INFO"
 
     @classmethod

@@ -93,7 +93,7 @@ def _limits(settings: Settings) -> scheduling.Limits:
                              total=p.total_limit, queue_limit=p.queue_limit)
 
 
-def _safe(stage: str, deadletters: faust.TopicT,
+def error_boundary(stage: str, deadletters: faust.TopicT,
           handler: Callable[[faust.EventT], Awaitable[None]]) -> Callable[[faust.StreamT], Awaitable[None]]:
     """The per-record error boundary every agent uses."""
 
@@ -288,10 +288,10 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
             cmd = SchedulerCommand(action="finish", task_id=new.id, reason=new.status.value)
             await topics["task.queue"].send(key=new.id.encode(), value=cmd.to_bytes())
 
-    _register(app, topics, "signals", [topics["alerts.raw"], topics["k8s.events"]], _safe("signals", deadletters, on_input))
-    _register(app, topics, "correlate", [topics["signals"]], _safe("correlate", deadletters, on_signal))
-    _register(app, topics, "scheduler", [topics["task.queue"]], _safe("scheduler", deadletters, on_command))
-    _register(app, topics, "task_view", [topics["task.state"]], _safe("task_view", deadletters, on_task_state))
+    _register(app, topics, "signals", [topics["alerts.raw"], topics["k8s.events"]], error_boundary("signals", deadletters, on_input))
+    _register(app, topics, "correlate", [topics["signals"]], error_boundary("correlate", deadletters, on_signal))
+    _register(app, topics, "scheduler", [topics["task.queue"]], error_boundary("scheduler", deadletters, on_command))
+    _register(app, topics, "task_view", [topics["task.state"]], error_boundary("task_view", deadletters, on_task_state))
     return pipe
 
 

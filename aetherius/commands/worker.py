@@ -12,6 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from aetherius.compose import worker_extensions
     from schemas.settings import load_settings
     from streams.worker import run_worker
 
@@ -23,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     if args.port:
         settings.worker.port = args.port
     try:
-        return run_worker(settings)
+        return run_worker(settings, extensions=worker_extensions(settings))
     except KafkaConnectionError as exc:
         raise CliError(f"cannot reach Kafka at {settings.kafka.bootstrap} ({exc}); "
                        "set AETHERIUS_KAFKA__BOOTSTRAP or start one with `aetherius kafka`") from None
