@@ -1,0 +1,66 @@
+"""Offline diagnosis: an Alertmanager payload + a cluster dump → a `DiagnosticResult`, without Kafka.
+
+The same rule engine the workers run, over `LocalExecutor` + `DumpReader` instead of the gateway.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from agents.cluster.dump import DumpReader
+from agents.rules.engine import diagnose_with_rules
+from agents.rules.target import Target
+from agents.tools.local import LocalExecutor
+from schemas.alertmanager import Alert, AlertmanagerPayload
+from schemas.result import DiagnosticResult
+
+# Alert label → target kind, in the order the most specific resource wins.
+_LABEL_KINDS: tuple[tuple[str, str], ...] = (
+    ("pod", "pod"), ("deployment", "deployment"), ("statefulset", "statefulset"), ("daemonset", "daemonset"),
+    ("job_name", "job"), ("horizontalpodautoscaler", "hpa"), ("persistentvolumeclaim", "pvc"),
+    ("service", "service"), ("node", "node"),
+)
+ENGINES = ("rules", "llm", "auto")
+
+
+class EngineUnavailable(RuntimeError):
+    """The requested engine cannot run here (e.g. --engine llm with no LLM configured)."""
+
+
+def target_from_alert(alert: Alert) -> Target:
+    labels = alert.labels
+    namespace = labels.get("namespace") or "default"
+    for label, kind in _LABEL_KINDS:
+        value = (labels.get(label) or "").strip()
+        if value:
+            return Target(kind=kind, name=value, namespace=namespace, container=labels.get("container", ""),
+                          alertname=labels.get("alertname", ""), labels=dict(labels))
+    return Target(kind="namespace", name="", namespace=namespace, container=labels.get("container", ""),
+                  alertname=labels.get("alertname", ""), labels=dict(labels))
+
+
+def _task_id(alert: Alert) -> str:
+    seed = alert.fingerprint or "|".join(f"{k}={v}" for k, v in sorted(alert.labels.items()))
+    started = alert.startsAt.isoformat() if alert.startsAt else ""
+    return "offline-" + uuid.uuid5(uuid.NAMESPACE_URL, f"{seed}|{started}").hex[:16]
+
+
+async def diagnose_offline(dump_dir: str | Path, payload: AlertmanagerPayload, engine: str = "auto",
+                           cluster_id: str = "dump", max_steps: int = 10) -> DiagnosticResult:
+    """Diagnose the payload's first alert against a dump. Raises ReaderError for an unreadable dump."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine == "llm":
+        from schemas.settings import Settings
+
+        if not Settings().llm.configured:
+            raise EngineUnavailable("engine 'llm' needs an LLM: set AETHERIUS_LLM__BASE_URL/AETHERIUS_LLM__API_KEY "
+                                    "(or OPENAI_BASE_URL/OPENAI_API_KEY), or use --engine rules")
+        raise EngineUnavailable("engine 'llm' is not available offline yet; use --engine rules")
+    alert = payload.alerts[0]
+    target = target_from_alert(alert)
+    reader = DumpReader(dump_dir, cluster_id=cluster_id)
+    executor = LocalExecutor({cluster_id: reader})
+    return await diagnose_with_rules(target, executor, task_id=_task_id(alert), cluster_id=cluster_id,
+                                     max_steps=max_steps)
