@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,20 +73,28 @@ METRICS_KINDS = {"pods": "PodMetrics", "nodes": "NodeMetrics"}
 
 
 # --- pure helpers ------------------------------------------------------------------------------------
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+
+
+def checked_name(value: str, what: str) -> str:
+    """A Kubernetes object name (DNS subdomain); anything else, e.g. '../secrets', never reaches a URL."""
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise ReaderError(f"invalid {what} {value!r}: not a Kubernetes name")
+    return value
+
+
 def resource_path(kind: str, namespace: str | None = None, name: str | None = None) -> str:
-    """The API path of a plural kind; ValueError names an unknown kind or a misplaced namespace."""
+    """The API path of a plural kind. A namespaced get without a namespace means "default" (as kubectl)."""
     res = RESOURCES.get(kind)
     if res is None:
-        raise ValueError(f"unknown kind {kind!r}; known kinds: {', '.join(sorted(RESOURCES))}")
-    if name is not None and not name:
-        raise ValueError("name must not be empty")
+        raise ReaderError(f"unknown kind {kind!r}; known kinds: {', '.join(sorted(RESOURCES))}")
+    if res.namespaced and name is not None and not namespace:
+        namespace = "default"
     if res.namespaced and namespace:
-        path = f"{res.prefix}/namespaces/{namespace}/{kind}"
-    elif res.namespaced and name is not None:
-        raise ValueError(f"{kind} is namespaced: a namespace is needed to get {name!r}")
+        path = f"{res.prefix}/namespaces/{checked_name(namespace, 'namespace')}/{kind}"
     else:
         path = f"{res.prefix}/{kind}"
-    return f"{path}/{name}" if name is not None else path
+    return f"{path}/{checked_name(name, 'name')}" if name is not None else path
 
 
 def label_selector_text(selector: dict[str, str] | None) -> str:
@@ -93,8 +102,8 @@ def label_selector_text(selector: dict[str, str] | None) -> str:
     if not selector:
         return ""
     for k, v in selector.items():
-        if not k or any(c in f"{k}{v}" for c in ",=! ()"):
-            raise ValueError(f"invalid label selector term {k!r}={v!r}")
+        if not k or not isinstance(v, str) or any(c in f"{k}{v}" for c in ",=! ()"):
+            raise ReaderError(f"invalid label selector term {k!r}={v!r}")
     return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
 
 
@@ -140,10 +149,12 @@ async def get_json(api_client: client.ApiClient, path: str, query: list[tuple[st
 class LiveReader:
     """ClusterReader over one cluster's API server. `await close()` (or `async with`) when done."""
 
-    def __init__(self, api_client: client.ApiClient, cluster_id: str, request_timeout: float = 10.0) -> None:
+    def __init__(self, api_client: client.ApiClient, cluster_id: str, request_timeout: float = 10.0,
+                 page_size: int = 500) -> None:
         self.api_client = api_client
         self.cluster_id = cluster_id
         self._timeout = aiohttp.ClientTimeout(total=request_timeout)
+        self._page_size = page_size
 
     async def close(self) -> None:
         await self.api_client.close()
@@ -158,12 +169,12 @@ class LiveReader:
                    label_selector: dict[str, str] | None = None) -> list[KubeObject]:
         path = resource_path(kind, namespace)
         res = RESOURCES[kind]
-        query: list[tuple[str, Any]] = [("limit", 500)]
+        query: list[tuple[str, Any]] = [("limit", self._page_size)]
         if selector := label_selector_text(label_selector):
             query.append(("labelSelector", selector))
         items: list[KubeObject] = []
         token = ""
-        while True:  # follow `continue` so a big cluster comes back whole, 500 at a time
+        while True:  # follow `continue`: a big cluster comes back whole, one page at a time
             body = await self._get(path, query + ([("continue", token)] if token else []), f"list {kind}")
             items.extend(clean_object(o, res.kind, res.api_version) for o in body.get("items") or [])
             token = (body.get("metadata") or {}).get("continue") or ""
@@ -182,15 +193,15 @@ class LiveReader:
     async def logs(self, namespace: str, pod: str, container: str | None = None,
                    previous: bool = False, tail_lines: int | None = None) -> str:
         if tail_lines is not None and tail_lines < 0:
-            raise ValueError(f"tail_lines must be >= 0, got {tail_lines}")
+            raise ReaderError(f"tail_lines must be >= 0, got {tail_lines}")
+        path = f"{resource_path('pods', namespace, pod)}/log"  # validates both names
         query: list[tuple[str, Any]] = [("limitBytes", MAX_LOG_BYTES)]
         if container:
-            query.append(("container", container))
+            query.append(("container", checked_name(container, "container name")))
         if previous:
             query.append(("previous", True))
         if tail_lines is not None:
             query.append(("tailLines", tail_lines))
-        path = f"/api/v1/namespaces/{namespace}/pods/{pod}/log"
         what = f"logs of {namespace}/{pod}" + (f" [{container}]" if container else "")
         try:
             # Raw text: the generated client json-decodes a log that happens to be JSON, mangling it.
@@ -210,7 +221,9 @@ class LiveReader:
 
     async def metrics(self, kind: str, namespace: str | None = None) -> list[KubeObject] | None:
         if kind not in METRICS_KINDS:
-            raise ValueError(f"metrics are for 'pods' or 'nodes', not {kind!r}")
+            raise ReaderError(f"metrics are only for 'pods' or 'nodes', not {kind!r}")
+        if namespace:
+            checked_name(namespace, "namespace")
         api = client.CustomObjectsApi(self.api_client)
         try:
             if kind == "pods" and namespace:
