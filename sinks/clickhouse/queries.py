@@ -100,13 +100,14 @@ def _latest_tasks(f: HistoryFilter) -> Query:
             params[name] = value
     having = ""
     if f.status is not None:
-        having = " HAVING status = {status:String}"
+        having = " HAVING last_status = {status:String}"
         params["status"] = f.status
-    sql = ("SELECT task_id, argMax(status, event_time) AS status, any(cluster_id) AS cluster_id, "
-           "any(namespace) AS namespace, any(alertname) AS alertname, any(priority) AS priority, "
-           "any(resource_kind) AS resource_kind, any(resource_name) AS resource_name, min(created_at) AS created_at, "
-           "max(completed_at) AS completed_at, max(duration_seconds) AS duration_seconds, "
-           "argMax(status_reason, event_time) AS status_reason "
+    # Aliases differ from column names: ClickHouse would otherwise resolve WHERE created_at to min(created_at).
+    sql = ("SELECT task_id, argMax(status, event_time) AS last_status, any(cluster_id) AS t_cluster, "
+           "any(namespace) AS t_namespace, any(alertname) AS t_alertname, any(priority) AS t_priority, "
+           "any(resource_kind) AS t_kind, any(resource_name) AS t_name, min(created_at) AS t_created, "
+           "max(completed_at) AS t_completed, max(duration_seconds) AS t_duration, "
+           "argMax(status_reason, event_time) AS t_reason "
            f"FROM tasks WHERE {' AND '.join(where)} GROUP BY task_id{having}")
     return sql, params
 
@@ -117,15 +118,19 @@ def _with_reports(f: HistoryFilter) -> Query:
     if f.category is not None:
         where = " WHERE r.category = {category:String}"
         params["category"] = f.category
-    sql = (f"SELECT t.*, r.category AS category, r.confidence AS confidence, r.engine AS engine, "
-           f"r.cost_usd AS cost_usd FROM ({inner}) AS t LEFT JOIN (SELECT task_id, category, confidence, engine, "
-           f"cost_usd FROM reports FINAL WHERE generated_at >= {{from:{DT}}}) AS r ON r.task_id = t.task_id{where}")
+    sql = ("SELECT t.task_id AS task_id, t.last_status AS status, t.t_cluster AS cluster_id, "
+           "t.t_namespace AS namespace, t.t_alertname AS alertname, t.t_priority AS priority, "
+           "t.t_kind AS resource_kind, t.t_name AS resource_name, t.t_created AS created_at, "
+           "t.t_completed AS completed_at, t.t_duration AS duration_seconds, t.t_reason AS status_reason, "
+           "r.category AS category, r.confidence AS confidence, r.engine AS engine, r.cost_usd AS cost_usd "
+           f"FROM ({inner}) AS t LEFT JOIN (SELECT task_id, category, confidence, engine, cost_usd FROM reports FINAL "
+           f"WHERE generated_at >= {{from:{DT}}}) AS r ON r.task_id = t.task_id{where}")
     return sql, params
 
 
 def history(f: HistoryFilter) -> Query:
     sql, params = _with_reports(f)
-    return (f"{sql} ORDER BY t.created_at DESC, t.task_id LIMIT {{limit:UInt32}} OFFSET {{offset:UInt32}}",
+    return (f"{sql} ORDER BY created_at DESC, task_id LIMIT {{limit:UInt32}} OFFSET {{offset:UInt32}}",
             {**params, "limit": f.limit, "offset": f.offset})
 
 
