@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import sys
 import uuid
 from typing import Any, Awaitable, Callable
 
@@ -180,7 +181,8 @@ def run_watcher(fn: Callable[..., Awaitable[None]], seed: Callable[[FakeKubeAPI]
     asyncio.run(main())
 
 
-def backoffs(fake: FakeKubeAPI, n: int = 2) -> Callable[[FakeKubeAPI], None]:
+def backoffs(n: int) -> Callable[[FakeKubeAPI], None]:
+    """A seed: n BackOff events in namespace shop, on pods web-0 .. web-(n-1)."""
     def seed(f: FakeKubeAPI) -> None:
         for i in range(n):
             f.add("events", make_event(f"web-{i}.1", "BackOff", namespace="shop", object_name=f"web-{i}"))
@@ -231,7 +233,7 @@ def test_paged_list_publishes_every_page():
         assert [q.get("continue") is not None for q in lists] == [False, True, True]
         assert watch_requests(fake)[0]["resourceVersion"] == "6"  # the first page's version
 
-    run_watcher(check, backoffs(None, 5), FAST.model_copy(update={"list_page_size": 2}))
+    run_watcher(check, backoffs(5), FAST.model_copy(update={"list_page_size": 2}))
 
 
 def test_bookmark_advances_the_resume_point_without_a_relist():
@@ -246,7 +248,7 @@ def test_bookmark_advances_the_resume_point_without_a_relist():
         assert watch_requests(fake)[1]["resourceVersion"] == str(fake.rv)
         assert w.stats.lists == 1 and sink.records[0][1].reason == "BackOff"
 
-    run_watcher(check, backoffs(None, 1))
+    run_watcher(check, backoffs(1))
 
 
 def test_410_on_an_open_watch_relists_without_duplicates():
@@ -261,7 +263,7 @@ def test_410_on_an_open_watch_relists_without_duplicates():
         fake.add("events", make_event("api-0.10", "BackOff", namespace="shop", object_name="api-0"))
         await until(lambda: len(sink.records) == 4, "an event after the re-list")
 
-    run_watcher(check, backoffs(None, 2))
+    run_watcher(check, backoffs(2))
 
 
 def test_410_when_resuming_after_a_cut_relists():
@@ -272,7 +274,7 @@ def test_410_when_resuming_after_a_cut_relists():
         await until(lambda: w.stats.gone == 1 and w.stats.lists == 2 and fake.open_watches == 1, "the re-list")
         assert len(sink.records) == 2
 
-    run_watcher(check, backoffs(None, 2))
+    run_watcher(check, backoffs(2))
 
 
 def test_a_stalled_stream_is_detected_and_replaced():
@@ -304,7 +306,7 @@ def test_a_cut_connection_resumes_from_the_last_version():
         await until(lambda: len(sink.records) == 3, "an event after the reconnect")
         assert w.stats.lists == 1 and w.stats.duplicates == 0
 
-    run_watcher(check, backoffs(None, 1))
+    run_watcher(check, backoffs(1))
 
 
 def test_server_down_backs_off_then_recovers():
@@ -320,7 +322,7 @@ def test_server_down_backs_off_then_recovers():
         assert w.stats.lists == 1  # the history still held our version: resumed, nothing re-listed
         assert len(fake.requests) > seen_while_down
 
-    run_watcher(check, backoffs(None, 1))
+    run_watcher(check, backoffs(1))
 
 
 def test_http_errors_on_list_back_off_and_retry():
@@ -329,7 +331,7 @@ def test_http_errors_on_list_back_off_and_retry():
         assert w.stats.failures == 2 and w.stats.lists == 3
 
     def seed(fake: FakeKubeAPI) -> None:
-        backoffs(fake, 1)(fake)
+        backoffs(1)(fake)
         fake.fail_next(2, 500, path_contains="/events")
 
     run_watcher(check, seed)
@@ -344,7 +346,7 @@ def test_a_failed_publish_is_retried_not_lost():
         assert w.stats.failures == 2 and sink.reasons().count("BackOff") == 2
         assert [k for k, _ in sink.records] == ["c1/shop/Pod/web-0", "c1/shop/Pod/web-7"]
 
-    run_watcher(check, backoffs(None, 1))
+    run_watcher(check, backoffs(1))
 
 
 def test_the_clusters_own_token_is_sent():
@@ -352,7 +354,7 @@ def test_the_clusters_own_token_is_sent():
         await until(lambda: len(sink.records) == 1 and fake.open_watches == 1, "the event, with the right token")
         assert w.stats.failures == 0
 
-    run_watcher(check, backoffs(None, 1), token="s3cret")
+    run_watcher(check, backoffs(1), token="s3cret")
 
 
 def _free_port() -> int:
@@ -386,4 +388,134 @@ def test_two_clusters_one_dead_the_other_keeps_publishing():
                 await asyncio.gather(task, return_exceptions=True)
                 for c in clients:
                     await c.close()
+    asyncio.run(main())
+
+
+# --- the command ---------------------------------------------------------------------------------------
+def test_cli_pairs_kubeconfig_and_context_with_the_preceding_cluster(tmp_path):
+    from aetherius.cli import CliError, build_parser
+    from aetherius.commands.watch import cluster_specs
+
+    kc = tmp_path / "kc"
+    kc.write_text("{}")
+    args = build_parser().parse_args(["watch", "--cluster", "eu", "--kubeconfig", str(kc), "--context", "admin",
+                                      "--cluster", "us"])
+    specs = cluster_specs(args.clusters)
+    assert [(s.id, s.kubeconfig, s.context) for s in specs] == [("eu", kc, "admin"), ("us", None, None)]
+    for bad, message in ((["--cluster", "a b"], "cluster id 'a b'"), (["--cluster", "a", "--cluster", "a"], "twice"),
+                         (["--cluster", "a", "--kubeconfig", str(tmp_path / "nope")], "does not exist")):
+        with pytest.raises(CliError, match=message):
+            cluster_specs(build_parser().parse_args(["watch", *bad]).clusters)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["watch", "--kubeconfig", str(kc), "--cluster", "a"])
+
+
+# --- into the real Kafka -------------------------------------------------------------------------------
+async def _create_topic(bootstrap: str, topic: str, partitions: int = 2) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
+    finally:
+        await admin.close()
+
+
+async def _consume(bootstrap: str, topic: str, n: int, timeout: float = 20.0) -> list[tuple[str, KubeEvent]]:
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                group_id=f"g-{uuid.uuid4().hex[:8]}", enable_auto_commit=False)
+    await consumer.start()
+    got: list[tuple[str, KubeEvent]] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(got) < n and asyncio.get_running_loop().time() < deadline:
+            for batch in (await consumer.getmany(timeout_ms=500)).values():
+                got.extend((m.key.decode(), KubeEvent.from_bytes(m.value)) for m in batch)
+        extra = await consumer.getmany(timeout_ms=1000)  # nothing beyond what we expect
+        got.extend((m.key.decode(), KubeEvent.from_bytes(m.value)) for b in extra.values() for m in b)
+    finally:
+        await consumer.stop()
+    return got
+
+
+@pytest.mark.kafka
+def test_watcher_publishes_to_the_real_kafka_without_duplicates_across_a_relist(kafka_bootstrap, topic_prefix):
+    from aetherius.commands.watch import kafka_publisher, make_producer
+    from schemas.topics import topic_name
+
+    topic = topic_name(topic_prefix, "k8s.events")
+
+    async def main() -> None:
+        await _create_topic(kafka_bootstrap, topic)
+        producer = make_producer(kafka_bootstrap)
+        await producer.start()
+        try:
+            async with FakeKubeAPI() as fake:
+                fake.add("events", make_event("web-0.1", "BackOff", namespace="shop", object_name="web-0"))
+                fake.add("events", make_event("web-0.2", "Pulled", namespace="shop", type="Normal"))
+                ac = api_client(fake.url)
+                w = EventWatcher(ac, "kc1", kafka_publisher(producer, topic), REASONS, FAST)
+                task = asyncio.create_task(w.run())
+                try:
+                    await until(lambda: w.stats.published == 1 and fake.open_watches == 1, "the listed event")
+                    fake.add("events", make_event("db-0.1", "FailedMount", namespace="data", object_name="db-0"))
+                    await until(lambda: w.stats.published == 2, "the watched event")
+                    fake.gone()
+                    await until(lambda: w.stats.lists == 2 and fake.open_watches == 1, "the re-list")
+                finally:
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
+                    await ac.close()
+        finally:
+            await producer.stop()
+        got = await _consume(kafka_bootstrap, topic, 2)
+        assert sorted((k, r.reason) for k, r in got) == [("kc1/data/Pod/db-0", "FailedMount"),
+                                                          ("kc1/shop/Pod/web-0", "BackOff")]
+        assert all(r.schema_version == 1 and r.cluster_id == "kc1" for _, r in got)
+
+    asyncio.run(main())
+
+
+@pytest.mark.kafka
+def test_aetherius_watch_command_end_to_end(kafka_bootstrap, topic_prefix, tmp_path):
+    """The real CLI process: kubeconfig -> fake API server -> real Kafka; SIGTERM stops it cleanly."""
+    import os
+    import signal as sig
+
+    from schemas.topics import topic_name
+
+    topic = topic_name(topic_prefix, "k8s.events")
+
+    async def main() -> None:
+        await _create_topic(kafka_bootstrap, topic)
+        async with FakeKubeAPI(token="cli-token") as fake:
+            fake.add("events", make_event("web-0.1", "BackOff", namespace="shop", object_name="web-0"))
+            kc = tmp_path / "kc"
+            kc.write_text(json.dumps({
+                "apiVersion": "v1", "kind": "Config", "current-context": "x",
+                "clusters": [{"name": "x", "cluster": {"server": fake.url}}],
+                "users": [{"name": "x", "user": {"token": "cli-token"}}],
+                "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}]}))
+            env = {**os.environ, "AETHERIUS_KAFKA__BOOTSTRAP": kafka_bootstrap,
+                   "AETHERIUS_KAFKA__TOPIC_PREFIX": topic_prefix}
+            env.pop("AETHERIUS_CONFIG", None)
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", "import sys; from aetherius.cli import main; sys.exit(main())",
+                "watch", "--cluster", "cli", "--kubeconfig", str(kc), env=env,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            try:
+                await until(lambda: fake.open_watches == 1, "the command's watch", timeout=30)
+                fake.add("events", make_event("db-0.1", "OOMKilling", namespace="data", object_name="db-0"))
+                got = await _consume(kafka_bootstrap, topic, 2)
+            finally:
+                proc.send_signal(sig.SIGTERM)
+                _, err = await asyncio.wait_for(proc.communicate(), 30)
+            assert proc.returncode == 0, err.decode()[-2000:]
+            assert sorted((k, r.reason) for k, r in got) == [("cli/data/Pod/db-0", "OOMKilling"),
+                                                              ("cli/shop/Pod/web-0", "BackOff")]
+            assert fake.writes == [] and fake.count("/api/v1/events") >= 2
+
     asyncio.run(main())
