@@ -117,7 +117,8 @@ def _impact(target: Target, facts: Facts) -> str:
         waiting = sorted({c.waiting.get("reason") for c in app if c.waiting.get("reason")})
         return (f"Pod {ns}/{target.name} is {k8s.pod_phase(pod) or 'in an unknown phase'}"
                 f"{' (' + ', '.join(waiting) + ')' if waiting else ''} with {sum(c.ready for c in app)}/{len(app)} "
-                f"containers ready and {restarts} restarts; while it is not ready it serves no traffic.")
+                f"containers ready and {restarts} restarts"
+                + ("; while it is not ready it serves no traffic." if k8s.pod_unhealthy(pod) else "."))
     if target.kind in WORKLOAD_KINDS:
         obj = facts.workloads.get((target.kind, ns, target.name)) or {}
         status, spec = obj.get("status") or {}, obj.get("spec") or {}

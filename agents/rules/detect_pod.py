@@ -231,8 +231,13 @@ def _container(facts: Facts, pod: k8s.Obj, src: str, c: k8s.ContainerView, event
     ended_line = (f"terminated reason={ended.get('reason', '')} exitCode={ended.get('exitCode')}"
                   f" finishedAt={ended.get('finishedAt', '')}") if ended else ""
     restarts_ev = ev(f"{field}.restartCount", f"restartCount={c.restarts}" + (f", waiting {w_reason}" if w_reason else ""))
-    stale = _stale(facts, ended) and c.ready
-    if crashed:
+    # a crash long before "now" in a container running since is history, not the cause of today's alert
+    stale = _stale(facts, ended) and c.running is not None
+    if crashed and stale:
+        add(C.OOM_KILLED if ended.get("reason") == "OOMKilled" else C.APPLICATION_CRASH, 0.4,
+            f"Container {c.name} of pod {ns}/{name} last terminated long ago ({ended_line}).",
+            [ev(ended_field, ended_line)], [rec("Read that run's log", f"kubectl -n {ns} logs {name} -c {c.name} --previous")])
+    elif crashed:
         code, reason = ended.get("exitCode"), ended.get("reason", "")
         for source, text in logs:
             for line in k8s.matching_lines(text, k8s.EXEC_ERROR, limit=1):
@@ -250,9 +255,9 @@ def _container(facts: Facts, pod: k8s.Obj, src: str, c: k8s.ContainerView, event
             findings.extend(_dependency(facts, ns, name, c, logs, ended_field, ended_line))
         liveness = [e for e in events if LIVENESS_EVENT.search(e.get("message") or "") and _near(e, ended)]
         if reason == "OOMKilled":
-            findings.append(_oom(facts, pod, src, c, ended_field, ended_line, restarts_ev, 0.6 if stale else 0.95))
+            findings.append(_oom(facts, pod, src, c, ended_field, ended_line, restarts_ev, 0.95))
         elif liveness:
-            add(C.LIVENESS_PROBE_FAILURE, 0.9 if not stale else 0.6,
+            add(C.LIVENESS_PROBE_FAILURE, 0.9,
                 f"Container {c.name} of pod {ns}/{name} is killed and restarted by its liveness probe "
                 f"(exit {code} after failed probes), not by a crash of its own.",
                 [ev(ended_field, ended_line)] + [ev(k8s.event_source(e), k8s.event_line(e), "event") for e in liveness[-2:]] + [restarts_ev],
@@ -272,7 +277,7 @@ def _container(facts: Facts, pod: k8s.Obj, src: str, c: k8s.ContainerView, event
             errors = [(s, line) for s, text in logs for line in text.strip().splitlines()[-2:]]
         evidence = [ev(ended_field, ended_line), restarts_ev] + [ev(s, line, "log") for s, line in errors[:3]]
         conf = 0.8 if code not in (0, None) else 0.6
-        add(C.APPLICATION_CRASH, conf if not stale else 0.5,
+        add(C.APPLICATION_CRASH, conf,
             f"Container {c.name}{' (init)' if c.init else ''} of pod {ns}/{name} exits with code {code}"
             + (f" and is in {w_reason}" if w_reason else "") + (f"; last error: {errors[-1][1][:160]}" if errors else "."),
             evidence,

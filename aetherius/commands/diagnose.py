@@ -1,0 +1,87 @@
+"""`aetherius diagnose --dump DIR --alert FILE`: diagnose one alert against a cluster dump, offline.
+
+`--format json` prints exactly one JSON object (the DiagnosticResult); `markdown` a readable report.
+Exit 0 whenever a result was produced (also `unknown`), 2 with one line on stderr for unreadable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from pathlib import Path
+
+from schemas.result import DiagnosticResult
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("diagnose", help="diagnose an Alertmanager alert against a `kubectl cluster-info dump` directory")
+    p.add_argument("--dump", required=True, metavar="DIR", help="directory written by kubectl cluster-info dump --output-directory")
+    p.add_argument("--alert", required=True, metavar="FILE", help="Alertmanager webhook payload (JSON); the first alert is used")
+    p.add_argument("--engine", choices=("rules", "llm", "auto"), default="auto")
+    p.add_argument("--format", choices=("json", "markdown"), default="json")
+    p.add_argument("--max-steps", type=int, default=10, help="tool calls allowed (1-20, default 10)")
+    p.set_defaults(func=run)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def run(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from agents.cluster.reader import ReaderError
+    from agents.diagnose import EngineUnavailable, diagnose_offline
+    from aetherius.cli import CliError
+    from schemas.alertmanager import AlertmanagerPayload
+
+    if not 1 <= args.max_steps <= 20:
+        raise CliError(f"--max-steps must be between 1 and 20, got {args.max_steps}")
+    dump = Path(args.dump)
+    if not dump.is_dir():
+        raise CliError(f"--dump {dump}: not a directory")
+    try:
+        raw = Path(args.alert).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"--alert {args.alert}: cannot read ({_one_line(exc)})") from exc
+    try:
+        payload = AlertmanagerPayload.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "payload"
+        raise CliError(f"--alert {args.alert}: not an Alertmanager payload ({where}: {_one_line(first.get('msg', ''))})") from exc
+    try:
+        result = asyncio.run(diagnose_offline(dump, payload, engine=args.engine, max_steps=args.max_steps))
+    except (ReaderError, EngineUnavailable, ValueError) as exc:
+        raise CliError(_one_line(exc)) from exc
+    print(result.model_dump_json() if args.format == "json" else to_markdown(result))
+    return 0
+
+
+def to_markdown(result: DiagnosticResult) -> str:
+    rc = result.root_cause
+    lines = [f"# Diagnosis: {rc.category.value if rc else 'unknown'} (confidence {result.confidence:.2f})", "",
+             f"**Problem:** {result.summary.problem}", "", f"**Impact:** {result.summary.impact}", ""]
+    if rc:
+        lines += ["## Root cause", "", rc.description, "", f"Severity: {rc.severity.value}", "", "## Evidence", ""]
+        lines += [f"- `{e.source}` ({e.kind}): {e.detail}" for e in rc.evidence]
+        lines.append("")
+    if result.recommendations:
+        lines += ["## Recommendations (never executed by Aetherius)", ""]
+        for r in result.recommendations:
+            lines.append(f"{r.priority}. {r.action} — risk **{r.risk.value}**" + (f" ({r.description})" if r.description else ""))
+            if r.command:
+                lines += ["", "   ```", f"   {r.command}", "   ```"]
+        lines.append("")
+    if rc and rc.timeline:
+        lines += ["## Timeline", ""]
+        lines += [f"- {t.at.isoformat() if t.at else '?'} {t.event}" for t in rc.timeline]
+        lines.append("")
+    lines += ["## Steps", ""]
+    for s in result.steps:
+        params = json.dumps(s.input.parameters, sort_keys=True)
+        lines.append(f"{s.step_number}. `{s.tool_id}` {params} — {s.status.value}{' (' + s.output.stderr + ')' if s.output and s.output.stderr else ''}"
+                     f" — {s.reasoning}")
+    lines += ["", f"Engine: {result.engine}; stopped because: {result.termination_reason}; task {result.task_id}."]
+    return "\n".join(lines)
