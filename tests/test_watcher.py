@@ -514,6 +514,7 @@ def test_aetherius_watch_command_end_to_end(kafka_bootstrap, topic_prefix, tmp_p
                 proc.send_signal(sig.SIGTERM)
                 _, err = await asyncio.wait_for(proc.communicate(), 30)
             assert proc.returncode == 0, err.decode()[-2000:]
+            assert b"Traceback" not in err and b"Unclosed" not in err, err.decode()[-2000:]
             assert sorted((k, r.reason) for k, r in got) == [("cli/data/Pod/db-0", "OOMKilling"),
                                                               ("cli/shop/Pod/web-0", "BackOff")]
             assert fake.writes == [] and fake.count("/api/v1/events") >= 2

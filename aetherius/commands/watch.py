@@ -130,6 +130,7 @@ async def _serve(specs: list[ClusterSpec], settings: Any) -> int:
         try:
             await producer.start()
         except Exception as exc:
+            await producer.stop()
             raise CliError(f"cannot reach Kafka at {settings.kafka.bootstrap}: {exc}") from exc
         topic = topic_name(settings.kafka.topic_prefix, "k8s.events")
         publish = kafka_publisher(producer, topic)
