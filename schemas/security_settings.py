@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 Role = Literal["sre", "developer", "admin", "auditor", "alertmanager"]
 """The SRS roles (§2.3.1) plus `alertmanager`, the service role of the webhook credential (it may only ingest)."""
@@ -121,3 +121,36 @@ class SecuritySettings(BaseModel):
                 raise ValueError(f"api key name {entry.name!r} appears twice; names are the audit actor and must be unique")
             seen.add(entry.name)
         return value
+
+
+class VaultSettings(BaseModel):
+    """How Aetherius reaches Vault/OpenBao for cluster credentials. The lead wires it as `Settings.vault`.
+
+    Secrets here (token, AppRole secret_id) are SecretStr; prefer AETHERIUS_VAULT__TOKEN / a mounted file over YAML."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(default="http://127.0.0.1:8200", pattern=r"^https?://")
+    auth_method: Literal["token", "approle", "kubernetes"] = "token"
+    token: SecretStr | None = None
+    approle_role_id: str | None = None
+    approle_secret_id: SecretStr | None = None
+    approle_mount: str = "approle"
+    kubernetes_role: str | None = None
+    kubernetes_mount: str = "kubernetes"
+    kubernetes_jwt_path: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+    namespace: str | None = None  # Vault Enterprise / OpenBao namespace
+    ca_cert: Path | None = None  # verify Vault's TLS with this CA bundle
+    timeout_seconds: float = Field(default=5.0, gt=0)
+    renew_margin_seconds: float = Field(default=30.0, ge=0)  # renew/refetch this long before expiry
+    kv_cache_seconds: float = Field(default=300.0, gt=0)  # KV v2 secrets carry no lease: re-read this often
+    kubernetes_token_ttl: str = Field(default="10m", pattern=r"^\d+[smh]?$")
+
+    @model_validator(mode="after")
+    def _method_needs(self) -> "VaultSettings":
+        if self.auth_method == "token" and self.token is None:
+            raise ValueError("vault.token is required with auth_method 'token'")
+        if self.auth_method == "approle" and not (self.approle_role_id and self.approle_secret_id):
+            raise ValueError("vault.approle_role_id and vault.approle_secret_id are required with auth_method 'approle'")
+        if self.auth_method == "kubernetes" and not self.kubernetes_role:
+            raise ValueError("vault.kubernetes_role is required with auth_method 'kubernetes'")
+        return self

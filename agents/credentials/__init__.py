@@ -1,0 +1,1 @@
+"""Cluster credentials from Vault/OpenBao, held in memory only (see vault.py)."""
