@@ -43,7 +43,7 @@ _LOG_SECTION = re.compile(r"^==== (START|END) logs for container (\S+) of pod (\
 
 def _safe(value: str, what: str) -> str:
     """Names become path components: anything that could leave the dump directory is refused."""
-    if not isinstance(value, str) or not _SAFE.match(value):
+    if not isinstance(value, str) or not _SAFE.fullmatch(value):
         raise ReaderError(f"invalid {what} {value!r}: not a Kubernetes name")
     return value
 
@@ -95,7 +95,7 @@ class DumpReader:
 
     def _list_namespaces(self) -> list[str]:
         if self._namespaces is None:
-            self._namespaces = sorted(p.name for p in self.root.iterdir() if p.is_dir() and _SAFE.match(p.name))
+            self._namespaces = sorted(p.name for p in self.root.iterdir() if p.is_dir() and _SAFE.fullmatch(p.name))
         return self._namespaces
 
     async def list(self, kind: str, namespace: str | None = None,

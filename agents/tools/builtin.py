@@ -32,7 +32,7 @@ _GET_WORKLOAD_KINDS = ("deployment", "replicaset", "statefulset", "daemonset", "
 def _name(value: Any, param: str, *, optional: bool = False) -> str:
     if optional and value in ("", None):
         return ""
-    if not isinstance(value, str) or not _NAME.match(value):
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
         raise ValueError(f"{param} must be a Kubernetes name (lower-case letters, digits, '-', '.'), got {value!r}")
     return value
 
@@ -45,7 +45,7 @@ def parse_label_selector(selector: str) -> dict[str, str]:
     for part in filter(None, (p.strip() for p in selector.split(","))):
         key, sep, value = part.partition("=")
         key, value = key.strip(), value.strip().lstrip("=")
-        if not sep or not _LABEL_PART.match(key) or (value and not _LABEL_PART.match(value)):
+        if not sep or not _LABEL_PART.fullmatch(key) or (value and not _LABEL_PART.fullmatch(value)):
             raise ValueError(f"label_selector term {part!r} is not 'key=value'")
         result[key] = value
     return result
@@ -124,7 +124,7 @@ async def pod_logs(reader: ClusterReader, namespace: str, name: str, container: 
 
 async def list_events(reader: ClusterReader, namespace: str, kind: str = "", name: str = "") -> dict[str, Any]:
     ns = _name(namespace, "namespace")
-    if kind and not re.match(r"^[A-Za-z]{1,63}$", str(kind)):
+    if kind and not re.fullmatch(r"[A-Za-z]{1,63}", str(kind)):
         raise ValueError(f"kind must be a Kubernetes kind like 'Pod', got {kind!r}")
     name = _name(name, "name", optional=True)
     events = [e for e in await reader.list("events", ns) if _involves(e, kind, name)]
@@ -246,8 +246,10 @@ async def list_configmaps(reader: ClusterReader, namespace: str) -> dict[str, An
     configmaps = await reader.list("configmaps", _name(namespace, "namespace"))
     out = []
     for cm in configmaps:
-        clean = strip_secret_values({**cm, "kind": cm.get("kind") or "ConfigMap"})  # names and keys only
-        out.append({"name": _meta(clean, "name"), "keys": clean.get("keys", [])})
+        # readers already reduce values to key names; strip again in case one did not (never trust, never leak)
+        clean = strip_secret_values({**cm, "kind": "ConfigMap"}) if any(
+            f in cm for f in ("data", "binaryData", "stringData")) else cm
+        out.append({"name": _meta(clean, "name"), "keys": list(clean.get("keys") or [])})
     return {"configmaps": out}
 
 
