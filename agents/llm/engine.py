@@ -1,0 +1,356 @@
+"""The LLM diagnosis engine: function calling over the read-only tools, ending in a validated result.
+
+Two ways to drive it:
+- `diagnose()` runs a whole diagnosis in one process (offline CLI, tests): turns, tool rounds (at most
+  `max_parallel_tools` calls of the task at once, through the injected `ToolExecutor`), termination
+  checks between turns, and the rule-engine fallback.
+- The single-step API for the Kafka step loop, where the state lives in a table between steps:
+  `start()` → `Conversation`; while `conversation.phase` is `llm`, `turn()` makes one model call and
+  returns the new state, the steps and the `CostRecord` to publish, and the calls to dispatch;
+  each call's result goes through `conversation.record_tool_result()` (pure, idempotent); check
+  `termination()` between turns. See `agents.llm.conversation` for crash-resume.
+
+How a diagnosis ends (`DiagnosticResult.termination_reason`):
+- the model answers with valid JSON: `root_cause_identified` when its confidence >= 0.85, else
+  `model_concluded` (a complete but less certain answer), or the termination that asked it to conclude;
+- the step limit is reached: one last turn without tools asks the model to conclude from what it has
+  (`max_steps_reached`, partial) - the evidence is paid for, so it is used;
+- a malformed answer is corrected once; a second one hands over to the rule engine (`llm_invalid_answer`);
+- the endpoint fails (timeout, HTTP error, unreachable, after the client's retries): rule engine
+  (`llm_unavailable`), as SRS §5.7.4 says for AI service errors;
+- budget, timeout, too many errors, manual stop (SRS §5.9.4): rule engine, with that reason and status.
+A rule-engine answer keeps the LLM's steps and token usage, and names why in an `llm_fallback` artifact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, Literal
+
+from openai import AsyncOpenAI
+from pydantic import BaseModel, ConfigDict, Field
+
+from agents.llm.answer import AnswerError, LLMAnswer, parse_answer
+from agents.llm.client import make_client
+from agents.llm.conversation import (MAX_STEP_TEXT, Conversation, PendingCall, Phase, accept_tool_calls, close_round,
+                                     record_tool_result, step_id, unresolved)
+from agents.llm.pricing import cost_usd, price_for
+from agents.llm.prompts import Knowledge, RuleFindings, conclude_message, correction_message, initial_messages
+from agents.llm.tools import ToolSpec, builtin_specs, function_definitions
+from agents.termination import CONFIDENCE_THRESHOLD, Termination, TerminationReason, check_termination
+from agents.tools.types import ToolCall, ToolExecutor, ToolResult
+from schemas.audit import CostRecord
+from schemas.base import utcnow
+from schemas.result import DiagnosticResult, ProblemCategory, ResultArtifact, ResultSummary, RootCauseAnalysis
+from schemas.settings import LLMSettings
+from schemas.step import DiagnosticStep, StepInput, StepOutput, StepStatus, StepType, TokenUsage
+from schemas.task import DiagnosticTask
+
+log = logging.getLogger(__name__)
+
+Fallback = Callable[[DiagnosticTask], Awaitable[DiagnosticResult]]
+StopFlag = Callable[[], "bool | Awaitable[bool]"]
+
+
+class EngineOptions(BaseModel):
+    """Tuning with safe defaults (candidates for `LLMSettings` once they need configuring)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    max_parallel_tools: int = Field(default=3, ge=1)  # per task, SRS §3.6.3
+    max_tool_output_chars: int = Field(default=12_000, ge=500)  # per call, as the model sees it
+    max_retries: int = Field(default=1, ge=0)  # the openai client's own retries
+    temperature: float | None = 0.0
+    confidence_threshold: float = CONFIDENCE_THRESHOLD
+    min_call_timeout_seconds: float = 1.0
+
+
+class TurnResult(BaseModel):
+    """The outcome of one model call: the state to store and what to publish or do next."""
+
+    conversation: Conversation
+    action: Literal["tool_calls", "answer", "retry", "invalid", "error"]
+    steps: list[DiagnosticStep] = Field(default_factory=list)  # new steps, in step-number order
+    cost: CostRecord | None = None
+    calls: list[PendingCall] = Field(default_factory=list)  # to run (action tool_calls)
+    answer: LLMAnswer | None = None
+    error: str = ""
+
+
+class Diagnosis(BaseModel):
+    result: DiagnosticResult
+    costs: list[CostRecord] = Field(default_factory=list)
+    conversation: Conversation
+    fallback_reason: str = ""  # empty when the LLM answered
+
+
+class LLMEngine:
+    def __init__(self, settings: LLMSettings, *, client: AsyncOpenAI | None = None,
+                 tools: list[ToolSpec] | None = None, options: EngineOptions | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.settings = settings
+        self.options = options or EngineOptions()
+        self.client = client or make_client(settings, max_retries=self.options.max_retries)
+        self.tools = builtin_specs() if tools is None else tools
+        self._tool_defs = function_definitions(self.tools)
+        self.clock = clock
+
+    # ----------------------------------------------------------------------------- single steps
+
+    def start(self, task: DiagnosticTask, *, model: str | None = None, findings: RuleFindings = None,
+              knowledge: Knowledge = None) -> Conversation:
+        return Conversation(task=task, model=model or self.settings.cheap_model,
+                            messages=initial_messages(task, findings=findings, knowledge=knowledge),
+                            started_at=self.clock())
+
+    def termination(self, conv: Conversation, *, manual_stop: bool = False) -> Termination | None:
+        """SRS §5.9.4 for this conversation; the step limit does not stop the concluding turn."""
+        term = check_termination(
+            step_count=conv.tool_steps, elapsed_seconds=conv.elapsed_seconds(self.clock()),
+            cost_usd=conv.usage.cost_usd, confidence=None, consecutive_errors=conv.consecutive_errors,
+            manual_stop=manual_stop, limits=conv.task.limits, confidence_threshold=self.options.confidence_threshold)
+        if term is not None and term.reason is TerminationReason.MAX_STEPS_REACHED and conv.concluding:
+            return None
+        return term
+
+    def conclude(self, conv: Conversation, termination: Termination) -> Conversation:
+        """Ask for a final answer without further tools (used at the step limit)."""
+        return conv.model_copy(update={
+            "tools_enabled": False, "concluding": termination.reason.value,
+            "messages": conv.messages + [conclude_message(termination.note or termination.reason.value)],
+        })
+
+    async def turn(self, conv: Conversation) -> TurnResult:
+        if conv.phase is not Phase.LLM:
+            raise ValueError(f"task {conv.task_id}: turn() needs phase 'llm', the conversation is in {conv.phase.value!r}")
+        number, ordinal, started = conv.next_step, conv.llm_calls + 1, self.clock()
+        base = conv.model_copy(update={"next_step": number + 1, "llm_calls": ordinal})
+        kwargs: dict[str, Any] = {"model": conv.model, "messages": conv.messages, "timeout": self._call_timeout(conv)}
+        if conv.tools_enabled and self._tool_defs:
+            kwargs["tools"] = self._tool_defs
+        if self.options.temperature is not None:
+            kwargs["temperature"] = self.options.temperature
+        try:
+            response = await self.client.chat.completions.create(**kwargs)
+            if not isinstance(getattr(response, "choices", None), list):  # e.g. an HTML error page with status 200
+                raise ValueError(f"the endpoint did not answer with a chat completion: {str(response)[:200]!r}")
+        except Exception as exc:  # noqa: BLE001 - every failure of the endpoint means "fall back", never a crash
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("LLM call failed", extra={"task_id": conv.task_id, "cluster_id": conv.task.cluster_id})
+            step = self._llm_step(conv, number, started, StepStatus.FAILED, "", TokenUsage(model=conv.model), error)
+            return TurnResult(conversation=base.model_copy(update={"steps": conv.steps + [step]}), action="error",
+                              steps=[step], error=error)
+
+        usage = self._usage(conv, response)
+        cost = CostRecord(id=f"{conv.task_id}:{number}:{ordinal}", task_id=conv.task_id,
+                          cluster_id=conv.task.cluster_id, priority=conv.task.priority.value, model=usage.model,
+                          prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+                          cost_usd=usage.cost_usd, at=self.clock())
+        base = base.model_copy(update={"usage": conv.usage + usage})
+        message = response.choices[0].message if response.choices else None
+        content = (message.content or "") if message else ""
+        tool_calls = list(message.tool_calls or []) if message else []
+
+        if tool_calls and conv.tools_enabled:
+            calls, assistant = self._calls(tool_calls, content, number)
+            step = self._llm_step(conv, number, started, StepStatus.COMPLETED, content or _requested(calls), usage)
+            new, unrun = accept_tool_calls(base.model_copy(update={"steps": base.steps + [step]}), assistant, calls,
+                                           conv.task.limits.max_steps, now=self.clock())
+            runnable = unresolved(new)
+            if not runnable:
+                new = close_round(new, self.options.max_tool_output_chars)
+            return TurnResult(conversation=new, action="tool_calls", steps=[step] + unrun, cost=cost, calls=runnable)
+
+        try:
+            if tool_calls:
+                raise AnswerError("function calls are no longer possible; answer with the JSON object")
+            answer = parse_answer(content)
+        except AnswerError as exc:
+            step = self._llm_step(conv, number, started, StepStatus.FAILED, content, usage, str(exc))
+            invalid = conv.invalid_answers + 1
+            new = base.model_copy(update={"steps": base.steps + [step], "invalid_answers": invalid})
+            if invalid >= 2:
+                return TurnResult(conversation=new.model_copy(update={"phase": Phase.DONE}), action="invalid",
+                                  steps=[step], cost=cost, error=str(exc))
+            retry = new.model_copy(update={"messages": new.messages + [
+                {"role": "assistant", "content": content or ""}, correction_message(str(exc))]})
+            return TurnResult(conversation=retry, action="retry", steps=[step], cost=cost, error=str(exc))
+
+        step = self._llm_step(conv, number, started, StepStatus.COMPLETED, content, usage, summary=True)
+        done = base.model_copy(update={"steps": base.steps + [step], "phase": Phase.DONE})
+        return TurnResult(conversation=done, action="answer", steps=[step], cost=cost, answer=answer)
+
+    async def run_calls(self, conv: Conversation, executor: ToolExecutor, *,
+                        role: str = "sre") -> tuple[Conversation, list[DiagnosticStep]]:
+        """Run every unresolved call (at most `max_parallel_tools` at once) and record the results."""
+        calls = unresolved(conv)
+        gate = asyncio.Semaphore(self.options.max_parallel_tools)
+
+        async def run(call: PendingCall) -> ToolResult:
+            async with gate:
+                return await execute(executor, call, task_id=conv.task_id, cluster_id=conv.task.cluster_id, role=role)
+
+        results = await asyncio.gather(*(run(c) for c in calls))
+        steps = []
+        for call, result in zip(calls, results):
+            conv, step = record_tool_result(conv, call.step_number, result, now=self.clock(),
+                                            max_chars=self.options.max_tool_output_chars)
+            if step is not None:
+                steps.append(step)
+        return conv, steps
+
+    def result_from_answer(self, conv: Conversation, answer: LLMAnswer) -> DiagnosticResult:
+        if answer.confidence >= self.options.confidence_threshold:
+            reason, status = TerminationReason.ROOT_CAUSE_IDENTIFIED.value, "completed"
+        elif conv.concluding:
+            reason, status = conv.concluding, "completed_with_partial_results"
+        else:
+            reason, status = "model_concluded", "completed"
+        return DiagnosticResult(
+            task_id=conv.task_id, cluster_id=conv.task.cluster_id, summary=answer.summary, root_cause=answer.root_cause,
+            recommendations=answer.recommendations, confidence=answer.confidence, token_usage=conv.usage,
+            steps=_ordered(conv.steps), engine="llm", termination_reason=reason, status=status)
+
+    async def fallback_result(self, conv: Conversation, fallback: Fallback, *, reason: str,
+                              termination: Termination | None = None, detail: str = "") -> DiagnosticResult:
+        """The rule engine's answer, carrying the LLM's steps and usage. A failing fallback still gives
+        a result (category unknown, saying why), so a task never ends without a report."""
+        try:
+            base = await fallback(conv.task)
+        except Exception as exc:  # noqa: BLE001 - the task must still end with a report
+            log.exception("rule-engine fallback failed", extra={"task_id": conv.task_id})
+            base = DiagnosticResult(
+                task_id=conv.task_id, cluster_id=conv.task.cluster_id, engine="rules",
+                summary=ResultSummary(problem=f"diagnosis failed: the LLM stopped ({reason}) and the rule engine raised {exc!r}"),
+                root_cause=RootCauseAnalysis(description="no engine could complete the diagnosis",
+                                             category=ProblemCategory.UNKNOWN))
+        offset = conv.next_step - 1
+        steps = [s.model_copy(update={"step_number": s.step_number + offset, "task_id": conv.task_id,
+                                      "id": step_id(conv.task_id, s.step_number + offset)}) for s in base.steps]
+        why = reason + (f": {detail}" if detail else "")
+        return base.model_copy(update={
+            "task_id": conv.task_id, "cluster_id": conv.task.cluster_id, "steps": _ordered(conv.steps) + steps,
+            "token_usage": conv.usage + base.token_usage, "termination_reason": reason,
+            "status": termination.result_status if termination else base.status,
+            "artifacts": base.artifacts + [ResultArtifact(name="llm_fallback", content=why[:2000])],
+        })
+
+    # ----------------------------------------------------------------------------- whole diagnosis
+
+    async def diagnose(self, task: DiagnosticTask, executor: ToolExecutor, *, fallback: Fallback,
+                       model: str | None = None, findings: RuleFindings = None, knowledge: Knowledge = None,
+                       stop_requested: StopFlag | None = None, role: str = "sre") -> Diagnosis:
+        conv = self.start(task, model=model, findings=findings, knowledge=knowledge)
+        costs: list[CostRecord] = []
+        while True:
+            term = self.termination(conv, manual_stop=await _flag(stop_requested))
+            if term is not None:
+                if term.reason is TerminationReason.MAX_STEPS_REACHED and conv.phase is Phase.LLM:
+                    conv = self.conclude(conv, term)
+                    continue
+                result = await self.fallback_result(conv, fallback, reason=term.reason.value, termination=term,
+                                                    detail=term.note)
+                return Diagnosis(result=result, costs=costs, conversation=conv, fallback_reason=term.reason.value)
+            if conv.phase is Phase.TOOLS:
+                conv, _ = await self.run_calls(conv, executor, role=role)
+                continue
+            outcome = await self.turn(conv)
+            conv = outcome.conversation
+            if outcome.cost is not None:
+                costs.append(outcome.cost)
+            if outcome.action == "answer":
+                assert outcome.answer is not None
+                return Diagnosis(result=self.result_from_answer(conv, outcome.answer), costs=costs, conversation=conv)
+            if outcome.action in ("error", "invalid"):
+                reason = "llm_unavailable" if outcome.action == "error" else "llm_invalid_answer"
+                result = await self.fallback_result(conv, fallback, reason=reason, detail=outcome.error)
+                return Diagnosis(result=result, costs=costs, conversation=conv, fallback_reason=reason)
+
+    # ----------------------------------------------------------------------------- helpers
+
+    def _call_timeout(self, conv: Conversation) -> float:
+        left = conv.task.limits.timeout_seconds - conv.elapsed_seconds(self.clock())
+        return max(self.options.min_call_timeout_seconds, min(self.settings.timeout_seconds, left))
+
+    def _usage(self, conv: Conversation, response: Any) -> TokenUsage:
+        u = getattr(response, "usage", None)
+        prompt = int(getattr(u, "prompt_tokens", 0) or 0)
+        completion = int(getattr(u, "completion_tokens", 0) or 0)
+        price = price_for(self.settings.prices, conv.model, getattr(response, "model", "") or "")
+        if price.assumed:
+            log.warning("no price for model %s; charging the highest known price", conv.model,
+                        extra={"task_id": conv.task_id})
+        return TokenUsage(model=conv.model, prompt_tokens=prompt, completion_tokens=completion,
+                          cost_usd=cost_usd(price, prompt, completion))
+
+    def _calls(self, tool_calls: list[Any], content: str, first_step: int) -> tuple[list[PendingCall], dict[str, Any]]:
+        calls, wire = [], []
+        for i, tc in enumerate(tool_calls, start=1):
+            number = first_step + i
+            call_id = getattr(tc, "id", None) or f"call_{number}"
+            fn = getattr(tc, "function", None)
+            name = getattr(fn, "name", "") or ""
+            raw = getattr(fn, "arguments", "") or ""
+            not_run, params = "", {}
+            if fn is None:
+                not_run = "only function calls are supported"
+            else:
+                try:
+                    parsed = json.loads(raw) if raw.strip() else {}
+                    if isinstance(parsed, dict):
+                        params = parsed
+                    else:
+                        not_run = "arguments must be a JSON object"
+                except json.JSONDecodeError as exc:
+                    not_run = f"arguments are not valid JSON: {exc.msg}"
+            calls.append(PendingCall(step_number=number, call_id=call_id, tool_id=name or "(none)", parameters=params,
+                                     reason=content[:MAX_STEP_TEXT], not_run=not_run))
+            wire.append({"id": call_id, "type": "function", "function": {"name": name, "arguments": raw}})
+        return calls, {"role": "assistant", "content": content or None, "tool_calls": wire}
+
+    def _llm_step(self, conv: Conversation, number: int, started: datetime, status: StepStatus, text: str,
+                  usage: TokenUsage, error: str = "", *, summary: bool = False) -> DiagnosticStep:
+        now = self.clock()
+        return DiagnosticStep(
+            id=step_id(conv.task_id, number), task_id=conv.task_id, step_number=number,
+            type=StepType.SUMMARY if summary else StepType.ANALYSIS, tool_id="llm",
+            input=StepInput(command="chat.completions", parameters={"model": conv.model, "tools": conv.tools_enabled},
+                            context=f"{len(conv.messages)} messages"),
+            output=StepOutput(exit_code=1 if status is StepStatus.FAILED else 0, analysis=text[:MAX_STEP_TEXT],
+                              stderr=error[:MAX_STEP_TEXT]),
+            status=status, started_at=started, completed_at=now,
+            duration_ms=max(0.0, (now - started).total_seconds() * 1000), reasoning=text[:MAX_STEP_TEXT],
+            token_usage=usage)
+
+
+async def execute(executor: ToolExecutor, call: PendingCall, *, task_id: str, cluster_id: str,
+                  role: str = "sre") -> ToolResult:
+    """One call through the executor; an executor that raises becomes a failed result, not a crash."""
+    try:
+        return await executor.call(ToolCall(tool_id=call.tool_id, parameters=call.parameters, reason=call.reason[:500]),
+                                   task_id=task_id, cluster_id=cluster_id, role=role)
+    except Exception as exc:  # noqa: BLE001
+        return ToolResult(tool_id=call.tool_id, ok=False, error=f"executor error: {type(exc).__name__}: {exc}")
+
+
+def _ordered(steps: list[DiagnosticStep]) -> list[DiagnosticStep]:
+    """Steps by number (a round's skipped calls are recorded before the executed ones finish)."""
+    return sorted(steps, key=lambda s: s.step_number)
+
+
+def _requested(calls: list[PendingCall]) -> str:
+    return "requested: " + ", ".join(f"{c.tool_id}({json.dumps(c.parameters, sort_keys=True)})" for c in calls)
+
+
+async def _flag(stop: StopFlag | None) -> bool:
+    if stop is None:
+        return False
+    value = stop()
+    if inspect.isawaitable(value):
+        value = await value
+    return bool(value)

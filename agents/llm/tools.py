@@ -1,0 +1,104 @@
+"""The tools the LLM may call, as OpenAI function definitions.
+
+Interim adapter: until the gateway's registry (agents/tools/registry.py, with a JSON schema per tool)
+lands, the specs are derived from the built-in tool functions' signatures - parameter names, types
+and defaults - plus the one-line descriptions and enums below, which restate the shared tool
+contract. `specs_from_registry` is the seam to switch to: anything listing tools with an id, a
+description and a JSON schema for the parameters. The gateway still validates every call; these
+specs only tell the model what exists.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agents.tools.builtin import BUILTIN_TOOLS, ToolFn
+
+_DESCRIPTIONS: dict[str, str] = {
+    "get_pod": "One pod object (spec and status, container states, restart counts, exit codes).",
+    "list_pods": "Pods in a namespace, optionally filtered by a label selector 'k=v,k2=v2'.",
+    "describe_pod": "A pod and the events whose involvedObject is that pod.",
+    "pod_logs": "A container's log tail; previous=true gives the log of the last terminated instance.",
+    "list_events": "Events in a namespace, optionally only those about one object (kind and name).",
+    "get_workload": "A workload object, its owner chain up the ownerReferences, and the pods it owns.",
+    "get_service": "A service, its endpoints, and the pods its selector matches.",
+    "list_services": "Services in a namespace.",
+    "get_pvc": "A PersistentVolumeClaim with its bound PV, storage class and events.",
+    "list_nodes": "All nodes.",
+    "get_node": "One node, its conditions and its events.",
+    "list_resource_quotas": "ResourceQuotas in a namespace with used and hard amounts.",
+    "list_hpas": "HorizontalPodAutoscalers in a namespace.",
+    "get_hpa": "One HorizontalPodAutoscaler and its scale target.",
+    "list_admission_webhooks": "Validating and mutating admission webhook configurations.",
+    "list_configmaps": "ConfigMaps in a namespace: names and keys only, never values.",
+    "top_pods": "Current pod CPU/memory usage from metrics.k8s.io, when available.",
+    "top_nodes": "Current node CPU/memory usage from metrics.k8s.io, when available.",
+}
+_PARAM_NOTES: dict[tuple[str, str], dict[str, Any]] = {
+    ("get_workload", "kind"): {"enum": ["deployment", "replicaset", "statefulset", "daemonset", "job"]},
+    ("pod_logs", "tail_lines"): {"minimum": 1, "maximum": 5000},
+    ("list_events", "kind"): {"description": "Kubernetes kind, e.g. Pod, Node, Deployment"},
+    ("list_pods", "label_selector"): {"description": "comma-separated k=v pairs"},
+}
+_JSON_TYPES = {str: "string", bool: "boolean", int: "integer", float: "number"}
+
+
+class ToolSpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    description: str
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+def spec_from_function(tool_id: str, fn: ToolFn, description: str = "") -> ToolSpec:
+    """A spec from `async def fn(reader, **params)`: every parameter after the reader becomes a property."""
+    hints = typing.get_type_hints(fn)
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for i, (name, param) in enumerate(inspect.signature(fn).parameters.items()):
+        if i == 0:  # the ClusterReader, supplied by the executor
+            continue
+        prop: dict[str, Any] = {"type": _JSON_TYPES.get(hints.get(name, str), "string")}
+        if param.default is inspect.Parameter.empty:
+            required.append(name)
+        else:
+            prop["default"] = param.default
+        prop.update(_PARAM_NOTES.get((tool_id, name), {}))
+        properties[name] = prop
+    schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        schema["required"] = required
+    return ToolSpec(id=tool_id, description=description or _DESCRIPTIONS.get(tool_id, tool_id), parameters=schema)
+
+
+def builtin_specs(tools: Mapping[str, ToolFn] | None = None) -> list[ToolSpec]:
+    tools = BUILTIN_TOOLS if tools is None else tools
+    return [spec_from_function(tool_id, fn) for tool_id, fn in tools.items()]
+
+
+def specs_from_registry(entries: Iterable[Any]) -> list[ToolSpec]:
+    """Specs from registry entries: objects or dicts with `id`, `description` and a parameters JSON
+    schema under `json_schema`, `parameters_schema` or `input_schema` (callable or value)."""
+    specs = []
+    for entry in entries:
+        get = entry.get if isinstance(entry, Mapping) else (lambda k, e=entry: getattr(e, k, None))
+        schema = next((s for s in (get("json_schema"), get("parameters_schema"), get("input_schema")) if s), None)
+        if callable(schema):
+            schema = schema()
+        if not isinstance(schema, Mapping):
+            raise ValueError(f"registry entry {get('id')!r} has no JSON schema for its parameters")
+        specs.append(ToolSpec(id=str(get("id")), description=str(get("description") or get("name") or ""),
+                              parameters=dict(schema)))
+    return specs
+
+
+def function_definitions(specs: Iterable[ToolSpec]) -> list[dict[str, Any]]:
+    """The `tools=` argument of chat.completions.create."""
+    return [{"type": "function", "function": {"name": s.id, "description": s.description, "parameters": s.parameters}}
+            for s in specs]

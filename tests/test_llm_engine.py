@@ -1,0 +1,362 @@
+"""The LLM engine end to end: the real `openai` client against the scripted OpenAI-compatible server,
+tools run by the real `LocalExecutor` over a real cluster dump, and the real rule engine as fallback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from agents.cluster.dump import DumpReader
+from agents.engine import target_for_task
+from agents.llm import Conversation, EngineOptions, LLMEngine, Phase, record_tool_result, unresolved
+from agents.llm.engine import execute
+from agents.rules.engine import diagnose_with_rules
+from agents.tools.local import LocalExecutor
+from schemas.result import DiagnosticResult, ProblemCategory
+from schemas.settings import LLMSettings
+from schemas.signal import Priority
+from schemas.step import StepStatus, StepType
+from schemas.task import DiagnosticTask, ResourceInfo, TaskContext, TaskLimits
+from tests.dumpkit import Ctr, DumpBuilder
+from tests.llm_server import Answer, HttpError, LLMTestServer, RawBody, Slow, ToolCalls
+
+NS = "shop"
+PRICES = {"test-cheap": (1.0, 4.0), "test-strong": (10.0, 40.0)}
+SECRET = "hunter2-very-secret"
+SECRET2 = "swordfish-42-secret"  # at the very start of a JSON string value
+
+
+@pytest.fixture(scope="module")
+def dump(tmp_path_factory) -> tuple[Path, str]:
+    """SRS §3.4: the payment service restarts, OOMKilled at its 512Mi limit; noise around it."""
+    b = DumpBuilder(tmp_path_factory.mktemp("llm") / "dump")
+    b.node("node-1")
+    rs = b.deployment(NS, "payment", replicas=1, ready=0)
+    pod = f"{rs}-x7k2p"
+    b.pod(NS, pod, [Ctr("app", restarts=5, ready=False, last={"reason": "OOMKilled", "exitCode": 137},
+                        limits={"memory": "512Mi"})], owner=("ReplicaSet", rs), labels={"app": "payment"})
+    b.event(NS, "Pod", pod, "BackOff", "Back-off restarting failed container app")
+    b.event(NS, "Pod", pod, "Unhealthy", f"password={SECRET2} printed by a probe script", minutes_ago=2)
+    b.logs(NS, pod, f"starting payment\nDB_PASSWORD={SECRET}\njava.lang.OutOfMemoryError: Java heap space\n",
+           container="app", previous=True)
+    b.service(NS, "payment", {"app": "payment"})
+    b.endpoints(NS, "payment", not_ready=1)
+    b.noise(NS)
+    return b.write(), pod
+
+
+def make_task(pod: str, **limits) -> DiagnosticTask:
+    return DiagnosticTask(
+        id="task-1", cluster_id="dump", namespace=NS, priority=Priority.P1,
+        resource=ResourceInfo(kind="pod", name=pod, namespace=NS), limits=TaskLimits(**limits),
+        context=TaskContext(alertname="KubePodCrashLooping", severity="critical",
+                            labels={"alertname": "KubePodCrashLooping", "namespace": NS, "pod": pod}))
+
+
+def answer(category: str = "oom_killed", confidence: float = 0.92, pod: str = "payment") -> dict:
+    return {
+        "summary": {"problem": f"{pod} is OOMKilled", "impact": "payments fail", "resolution": "raise the limit"},
+        "root_cause": {"description": "heap exceeds the 512Mi limit", "category": category, "severity": "high",
+                       "evidence": [{"source": f"pod/{NS}/{pod} lastState", "detail": "OOMKilled exitCode=137"},
+                                    {"source": f"pod/{NS}/{pod} logs previous", "detail": "OutOfMemoryError", "kind": "log"}]},
+        "recommendations": [{"priority": 1, "action": "Raise the memory limit", "risk": "medium",
+                             "command": f"kubectl -n {NS} set resources deployment/payment --limits=memory=1Gi"}],
+        "confidence": confidence,
+    }
+
+
+class Harness:
+    def __init__(self, dump_dir: Path, srv: LLMTestServer, *, timeout: float = 5.0, **options) -> None:
+        self.settings = LLMSettings(base_url=srv.base_url, api_key="test-key", cheap_model="test-cheap",
+                                    strong_model="test-strong", prices=PRICES, timeout_seconds=timeout)
+        self.executor = LocalExecutor({"dump": DumpReader(dump_dir, cluster_id="dump")})
+        self.engine = LLMEngine(self.settings, options=EngineOptions(max_retries=0, **options))
+        self.fallbacks = 0
+
+    async def fallback(self, task: DiagnosticTask) -> DiagnosticResult:
+        self.fallbacks += 1
+        return await diagnose_with_rules(target_for_task(task), self.executor, task_id=task.id, cluster_id=task.cluster_id)
+
+    async def findings(self, task: DiagnosticTask) -> DiagnosticResult:
+        return await diagnose_with_rules(target_for_task(task), self.executor, task_id=task.id, cluster_id=task.cluster_id)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_scripted_multi_tool_diagnosis_ends_in_a_valid_result(dump):
+    dump_dir, pod = dump
+    script = [
+        ToolCalls([("describe_pod", {"namespace": NS, "name": pod}),
+                   ("pod_logs", {"namespace": NS, "name": pod, "previous": True}),
+                   ("get_workload", {"namespace": NS, "kind": "deployment", "name": "payment"})],
+                  content="Rules say OOM; confirming.", usage=(1500, 60)),
+        ToolCalls([("get_service", {"namespace": NS, "name": "payment"})], usage=(4000, 30)),
+        Answer(answer(pod=pod), usage=(5200, 400)),
+    ]
+
+    async def go():
+        async with LLMTestServer(script) as srv:
+            h = Harness(dump_dir, srv)
+            task = make_task(pod)
+            findings = await h.findings(task)
+            out = await h.engine.diagnose(task, h.executor, fallback=h.fallback, findings=findings)
+            return out, srv, h
+
+    out, srv, h = run(go())
+    result = out.result
+    assert srv.protocol_errors == [] and srv.remaining == 0 and h.fallbacks == 0
+    assert result.engine == "llm" and result.root_cause.category is ProblemCategory.OOM_KILLED
+    assert result.termination_reason == "root_cause_identified" and result.status == "completed"
+    assert result.confidence == 0.92 and len(result.root_cause.evidence) == 2
+    # steps: LLM 1, tools 2-4 (parallel), LLM 5, tool 6, LLM 7 (the answer)
+    assert [(s.step_number, s.tool_id) for s in result.steps] == [
+        (1, "llm"), (2, "describe_pod"), (3, "pod_logs"), (4, "get_workload"), (5, "llm"), (6, "get_service"), (7, "llm")]
+    assert [s.id for s in result.steps] == [f"task-1:{n}" for n in range(1, 8)]
+    assert result.steps[-1].type is StepType.SUMMARY and result.steps[1].type is StepType.EXECUTION
+    assert all(s.status is StepStatus.COMPLETED for s in result.steps)
+    assert "OutOfMemoryError" in result.steps[2].output.stdout
+    # costs: one record per LLM call, deterministic ids, usage summed into the result
+    assert [c.id for c in out.costs] == ["task-1:1:1", "task-1:5:2", "task-1:7:3"]
+    assert result.token_usage.prompt_tokens == 10700 and result.token_usage.completion_tokens == 490
+    assert result.token_usage.cost_usd == pytest.approx((10700 * 1.0 + 490 * 4.0) / 1e6)
+    # what the model saw: the tools, the rule engine's evidence first, real tool output - and no secret
+    first = srv.requests[0]
+    assert first["model"] == "test-cheap" and len(first["tools"]) == 18
+    assert "Rule engine findings" in first["messages"][1]["content"] and "oom_killed" in first["messages"][1]["content"]
+    tool_messages = [m for m in srv.requests[1]["messages"] if m["role"] == "tool"]
+    assert len(tool_messages) == 3 and any("OutOfMemoryError" in m["content"] for m in tool_messages)
+    everything = json.dumps(srv.requests) + result.model_dump_json()
+    assert SECRET not in everything and SECRET2 not in everything and "[REDACTED" in everything
+
+
+def test_garbage_answer_is_retried_once_then_the_rule_engine_answers(dump):
+    dump_dir, pod = dump
+    script = [Answer("It is probably memory. Let me know!", usage=(800, 12)),
+              Answer(answer(category="memory_exhaustion"), usage=(900, 300))]
+
+    async def go():
+        async with LLMTestServer(script) as srv:
+            h = Harness(dump_dir, srv)
+            return await h.engine.diagnose(make_task(pod), h.executor, fallback=h.fallback), srv, h
+
+    out, srv, h = run(go())
+    assert len(srv.requests) == 2 and h.fallbacks == 1 and srv.protocol_errors == []
+    correction = srv.requests[1]["messages"][-1]["content"]
+    assert "not a valid answer" in correction and "contains no JSON object" in correction
+    result = out.result
+    assert out.fallback_reason == "llm_invalid_answer" and result.termination_reason == "llm_invalid_answer"
+    assert result.engine == "rules" and result.root_cause.category is ProblemCategory.OOM_KILLED
+    assert any(a.name == "llm_fallback" and "root_cause.category" in a.content for a in result.artifacts)
+    # the LLM's two failed turns stay in the record, the rule engine's steps follow them
+    assert [(s.step_number, s.tool_id, s.status) for s in result.steps[:2]] == [
+        (1, "llm", StepStatus.FAILED), (2, "llm", StepStatus.FAILED)]
+    assert result.steps[2].step_number == 3 and result.steps[2].tool_id != "llm"
+    assert len({s.id for s in result.steps}) == len(result.steps)
+    assert [c.id for c in out.costs] == ["task-1:1:1", "task-1:2:2"]
+    assert result.token_usage.prompt_tokens == 1700
+
+
+def test_a_malformed_answer_corrected_on_the_retry_is_accepted(dump):
+    dump_dir, pod = dump
+    script = [Answer("```json\n{\"summary\": {\"problem\": \"x\"}}\n```"), Answer("```json\n" + json.dumps(answer(confidence=0.6)) + "\n```")]
+
+    async def go():
+        async with LLMTestServer(script) as srv:
+            h = Harness(dump_dir, srv)
+            return await h.engine.diagnose(make_task(pod), h.executor, fallback=h.fallback), h
+
+    out, h = run(go())
+    assert h.fallbacks == 0 and out.result.engine == "llm"
+    assert out.result.termination_reason == "model_concluded" and out.result.confidence == 0.6
+
+
+@pytest.mark.parametrize("reply, expect", [
+    (Slow(3.0, Answer(answer())), "Timeout"),
+    (HttpError(500, "model overloaded"), "InternalServerError"),
+    (HttpError(401, "bad key"), "AuthenticationError"),
+    (RawBody("<html>502 Bad Gateway</html>", content_type="text/html"), ""),
+])
+def test_endpoint_failures_hand_the_task_to_the_rule_engine(dump, reply, expect):
+    dump_dir, pod = dump
+
+    async def go():
+        async with LLMTestServer([reply]) as srv:
+            h = Harness(dump_dir, srv, timeout=0.5)
+            return await h.engine.diagnose(make_task(pod), h.executor, fallback=h.fallback), h
+
+    out, h = run(go())
+    assert h.fallbacks == 1 and out.fallback_reason == "llm_unavailable"
+    assert out.result.engine == "rules" and out.result.root_cause.category is ProblemCategory.OOM_KILLED
+    llm_step = out.result.steps[0]
+    assert llm_step.tool_id == "llm" and llm_step.status is StepStatus.FAILED and expect in llm_step.output.stderr
+    assert out.costs == []
+
+
+def test_usage_becomes_a_cost_record_priced_from_the_table(dump):
+    dump_dir, pod = dump
+    script = [Answer(answer(), usage=(12345, 678), model="test-strong-2026-01-01")]
+
+    async def go():
+        async with LLMTestServer(script) as srv:
+            h = Harness(dump_dir, srv)
+            return await h.engine.diagnose(make_task(pod), h.executor, fallback=h.fallback, model="test-strong")
+
+    out = run(go())
+    (cost,) = out.costs
+    assert cost.id == "task-1:1:1" and cost.task_id == "task-1" and cost.cluster_id == "dump" and cost.priority == "P1"
+    assert (cost.model, cost.prompt_tokens, cost.completion_tokens) == ("test-strong", 12345, 678)
+    assert cost.cost_usd == pytest.approx((12345 * 10.0 + 678 * 40.0) / 1e6)  # $0.15057
+    assert out.result.token_usage.cost_usd == pytest.approx(cost.cost_usd)
+
+
+def test_budget_exceeded_mid_loop_stops_before_the_next_step(dump):
+    dump_dir, pod = dump
+    script = [ToolCalls([("describe_pod", {"namespace": NS, "name": pod})], usage=(8000, 200)),
+              ToolCalls([("pod_logs", {"namespace": NS, "name": pod})], usage=(9000, 200)),
+              Answer(answer())]
+
+    async def go():
+        async with LLMTestServer(script) as srv:
+            h = Harness(dump_dir, srv)
+            task = make_task(pod, budget_usd=0.015)  # turn 1: $0.0088, turn 2: +$0.0098 = $0.0186
+            return await h.engine.diagnose(task, h.executor, fallback=h.fallback), srv
+
+    out, srv = run(go())
+    assert len(srv.requests) == 2 and srv.remaining == 1
+    result = out.result
+    assert result.termination_reason == "budget_exceeded" and result.status == "stopped_by_budget"
+    assert result.engine == "rules" and out.fallback_reason == "budget_exceeded"
+    llm_phase = out.conversation.steps
+    assert [s.tool_id for s in llm_phase] == ["llm", "describe_pod", "llm"]  # pod_logs was never run
+    assert out.conversation.usage.cost_usd == pytest.approx(0.0186)
+
+
+def test_step_limit_asks_for_a_conclusion_without_tools(dump):
+    dump_dir, pod = dump
+    script = [ToolCalls([("describe_pod", {"namespace": NS, "name": pod}),
+                         ("pod_logs", {"namespace": NS, "name": pod, "previous": True}),
+                         ("get_workload", {"namespace": NS, "kind": "deployment", "name": "payment"})]),
+              Answer(answer(confidence=0.8))]
+
+    async def go():
+        async with LLMTestServer(script) as srv:
+            h = Harness(dump_dir, srv)
+            return await h.engine.diagnose(make_task(pod, max_steps=2), h.executor, fallback=h.fallback), srv, h
+
+    out, srv, h = run(go())
+    assert h.fallbacks == 0 and srv.protocol_errors == []
+    result = out.result
+    assert result.termination_reason == "max_steps_reached" and result.status == "completed_with_partial_results"
+    assert [(s.tool_id, s.status) for s in result.steps] == [
+        ("llm", StepStatus.COMPLETED), ("describe_pod", StepStatus.COMPLETED), ("pod_logs", StepStatus.COMPLETED),
+        ("get_workload", StepStatus.SKIPPED), ("llm", StepStatus.COMPLETED)]
+    final = srv.requests[1]
+    assert "tools" not in final and "No more function calls" in final["messages"][-1]["content"]
+    assert "step limit of 2" in [m for m in final["messages"] if m["role"] == "tool"][2]["content"]
+
+
+def test_three_consecutive_tool_errors_fail_the_task(dump):
+    dump_dir, pod = dump
+    script = [ToolCalls([("delete_pod", {"namespace": NS, "name": pod}),
+                         ("get_pod", {"namespace": NS, "name": "../../etc/passwd"}),
+                         ("get_pod", "{not json")])]
+
+    async def go():
+        async with LLMTestServer(script) as srv:
+            h = Harness(dump_dir, srv)
+            return await h.engine.diagnose(make_task(pod), h.executor, fallback=h.fallback)
+
+    out = run(go())
+    assert out.result.termination_reason == "too_many_errors" and out.result.status == "failed"
+    tools = sorted(out.conversation.steps, key=lambda s: s.step_number)[1:]
+    assert [(s.tool_id, s.status) for s in tools] == [("delete_pod", StepStatus.FAILED), ("get_pod", StepStatus.FAILED),
+                                                      ("get_pod", StepStatus.FAILED)]
+    assert "unknown tool 'delete_pod'" in tools[0].output.stderr
+    assert "name" in tools[1].output.stderr and "not valid JSON" in tools[2].output.stderr
+    assert out.conversation.tool_steps == 2  # the call with broken arguments never ran
+
+
+def test_manual_stop_between_turns(dump):
+    dump_dir, pod = dump
+    script = [ToolCalls([("get_pod", {"namespace": NS, "name": pod})]), Answer(answer())]
+    calls = {"n": 0}
+
+    async def stop_after_first_round() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 2  # checked before turn 1, before the tools, then stop
+
+    async def go():
+        async with LLMTestServer(script) as srv:
+            h = Harness(dump_dir, srv)
+            out = await h.engine.diagnose(make_task(pod), h.executor, fallback=h.fallback,
+                                          stop_requested=stop_after_first_round)
+            return out, srv
+
+    out, srv = run(go())
+    assert out.result.termination_reason == "manual_stop" and out.result.status == "cancelled"
+    assert srv.remaining == 1
+
+
+def test_single_step_api_resumes_from_stored_state_after_a_crash(dump):
+    """The Kafka loop's view: state stored as bytes between steps, a worker dies mid-round."""
+    dump_dir, pod = dump
+    script = [ToolCalls([("describe_pod", {"namespace": NS, "name": pod}),
+                         ("pod_logs", {"namespace": NS, "name": pod, "previous": True})], usage=(1000, 50)),
+              Answer(answer(pod=pod), usage=(3000, 300))]
+
+    async def go():
+        async with LLMTestServer(script) as srv:
+            h = Harness(dump_dir, srv)
+            conv = h.engine.start(make_task(pod), findings="rule engine: OOMKilled x5 (exit 137)")
+            stored = conv.to_bytes()
+
+            turn = await h.engine.turn(Conversation.from_bytes(stored))
+            assert turn.action == "tool_calls" and [c.step_number for c in turn.calls] == [2, 3]
+            assert turn.cost.id == "task-1:1:1"
+            stored = turn.conversation.to_bytes()  # the table row, with both calls in flight
+
+            # worker A finishes the first call, stores, and dies before the second
+            first = turn.calls[0]
+            result = await execute(h.executor, first, task_id="task-1", cluster_id="dump")
+            state, step = record_tool_result(Conversation.from_bytes(stored), first.step_number, result,
+                                             now=h.engine.clock(), max_chars=12000)
+            assert step.step_number == 2 and state.phase is Phase.TOOLS
+            stored = state.to_bytes()
+
+            # worker B restores the row: only step 3 is left; a redelivered step 2 changes nothing
+            state = Conversation.from_bytes(stored)
+            again, dup = record_tool_result(state, 2, result, now=h.engine.clock(), max_chars=12000)
+            assert dup is None and again == state
+            left = unresolved(state)
+            assert [c.step_number for c in left] == [3]
+            for call in left:
+                res = await execute(h.executor, call, task_id="task-1", cluster_id="dump")
+                state, _ = record_tool_result(state, call.step_number, res, now=h.engine.clock(), max_chars=12000)
+            assert state.phase is Phase.LLM and h.engine.termination(state) is None
+
+            final = await h.engine.turn(Conversation.from_bytes(state.to_bytes()))
+            assert final.action == "answer" and final.cost.id == "task-1:4:2"
+            return h.engine.result_from_answer(final.conversation, final.answer), srv
+
+    result, srv = run(go())
+    assert srv.protocol_errors == [] and result.root_cause.category is ProblemCategory.OOM_KILLED
+    assert [s.step_number for s in result.steps] == [1, 2, 3, 4]
+    assert "rule engine: OOMKilled" in srv.requests[0]["messages"][1]["content"]
+
+
+def test_turn_refuses_a_conversation_waiting_for_tools(dump):
+    dump_dir, pod = dump
+
+    async def go():
+        async with LLMTestServer([ToolCalls([("get_pod", {"namespace": NS, "name": pod})])]) as srv:
+            h = Harness(dump_dir, srv)
+            turn = await h.engine.turn(h.engine.start(make_task(pod)))
+            with pytest.raises(ValueError, match="phase 'llm'"):
+                await h.engine.turn(turn.conversation)
+
+    run(go())
