@@ -138,3 +138,19 @@ def test_route_permissions_lists_unmarked_routes() -> None:
 def test_docs_matrix_matches_code() -> None:
     doc = (ROOT / "docs" / "security.md").read_text()
     assert render_matrix_markdown() in doc, "docs/security.md matrix is stale: paste render_matrix_markdown() output"
+
+
+def test_docs_cite_only_tests_that_exist() -> None:
+    """docs/security.md names a test for each property; a renamed or deleted test must not leave a dangling claim."""
+    import re
+
+    doc = (ROOT / "docs" / "security.md").read_text()
+    files = set(re.findall(r"tests/(test_\w+\.py)", doc))
+    assert files, "no tests cited"
+    sources = ""
+    for name in files:
+        path = ROOT / "tests" / name
+        assert path.exists(), f"docs/security.md cites missing {name}"
+        sources += path.read_text()
+    for test in set(re.findall(r"::(test_\w+)", doc)):
+        assert f"def {test}(" in sources, f"docs/security.md cites missing test {test}"
