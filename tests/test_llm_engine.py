@@ -360,3 +360,80 @@ def test_turn_refuses_a_conversation_waiting_for_tools(dump):
                 await h.engine.turn(turn.conversation)
 
     run(go())
+
+
+class Delayed:
+    """The real LocalExecutor behind a delay, counting how many calls are in flight at once."""
+
+    def __init__(self, inner: LocalExecutor, seconds: float) -> None:
+        self.inner, self.seconds = inner, seconds
+        self.in_flight = self.peak = 0
+
+    async def call(self, call, *, task_id, cluster_id, role="sre"):
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        try:
+            await asyncio.sleep(self.seconds)
+            return await self.inner.call(call, task_id=task_id, cluster_id=cluster_id, role=role)
+        finally:
+            self.in_flight -= 1
+
+
+def test_at_most_three_tool_calls_of_a_task_run_at_once(dump):
+    dump_dir, pod = dump
+    five = [("list_pods", {"namespace": NS}), ("list_events", {"namespace": NS}), ("list_services", {"namespace": NS}),
+            ("list_nodes", {}), ("get_pod", {"namespace": NS, "name": pod})]
+    script = [ToolCalls(five), Answer(answer())]
+
+    async def go():
+        async with LLMTestServer(script) as srv:
+            h = Harness(dump_dir, srv)
+            slow = Delayed(h.executor, 0.05)
+            return await h.engine.diagnose(make_task(pod), slow, fallback=h.fallback), slow
+
+    out, slow = run(go())
+    assert slow.peak == 3
+    assert [s.status for s in out.result.steps[1:6]] == [StepStatus.COMPLETED] * 5
+
+
+def test_a_hung_tool_is_cut_at_the_task_time_limit(dump):
+    dump_dir, pod = dump
+    script = [ToolCalls([("get_pod", {"namespace": NS, "name": pod})]), Answer(answer())]
+
+    async def go():
+        async with LLMTestServer(script) as srv:
+            h = Harness(dump_dir, srv)
+            hung = Delayed(h.executor, 30)
+            return await h.engine.diagnose(make_task(pod, timeout_seconds=1.0), hung, fallback=h.fallback)
+
+    out = run(go())
+    tool = out.conversation.steps[1]
+    assert tool.status is StepStatus.FAILED and "timed out" in tool.output.stderr
+    assert out.result.termination_reason == "timeout" and out.result.status == "timeout"
+
+
+def test_metrics_count_calls_tokens_dollars_and_fallbacks(dump):
+    from aetherius.metrics import REGISTRY
+
+    dump_dir, pod = dump
+
+    def value(name, **labels):
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    before = (value("aetherius_llm_tokens_total", model="test-cheap", kind="prompt"),
+              value("aetherius_llm_fallbacks_total", reason="llm_invalid_answer"),
+              value("aetherius_llm_calls_total", model="test-cheap", outcome="invalid"),
+              value("aetherius_llm_cost_usd_total", model="test-cheap"))
+    script = [Answer("nope", usage=(1000, 10)), Answer("still nope", usage=(1000, 10))]
+
+    async def go():
+        async with LLMTestServer(script) as srv:
+            h = Harness(dump_dir, srv)
+            return await h.engine.diagnose(make_task(pod), h.executor, fallback=h.fallback)
+
+    run(go())
+    after = (value("aetherius_llm_tokens_total", model="test-cheap", kind="prompt"),
+             value("aetherius_llm_fallbacks_total", reason="llm_invalid_answer"),
+             value("aetherius_llm_calls_total", model="test-cheap", outcome="invalid"),
+             value("aetherius_llm_cost_usd_total", model="test-cheap"))
+    assert [a - b for a, b in zip(after, before)] == pytest.approx([2000, 1, 2, 0.00208])

@@ -39,6 +39,7 @@ from agents.llm.answer import AnswerError, LLMAnswer, parse_answer
 from agents.llm.client import make_client
 from agents.llm.conversation import (MAX_STEP_TEXT, Conversation, PendingCall, Phase, accept_tool_calls, close_round,
                                      record_tool_result, step_id, unresolved)
+from agents.llm.metrics import LLM_CALL_SECONDS, LLM_CALLS, LLM_COST, LLM_FALLBACKS, LLM_TOKENS
 from agents.llm.pricing import cost_usd, price_for
 from agents.llm.prompts import Knowledge, RuleFindings, conclude_message, correction_message, initial_messages
 from agents.llm.tools import ToolSpec, builtin_specs, function_definitions
@@ -136,12 +137,14 @@ class LLMEngine:
         if self.options.temperature is not None:
             kwargs["temperature"] = self.options.temperature
         try:
-            response = await self.client.chat.completions.create(**kwargs)
+            with LLM_CALL_SECONDS.labels(conv.model).time():
+                response = await self.client.chat.completions.create(**kwargs)
             if not isinstance(getattr(response, "choices", None), list):  # e.g. an HTML error page with status 200
                 raise ValueError(f"the endpoint did not answer with a chat completion: {str(response)[:200]!r}")
         except Exception as exc:  # noqa: BLE001 - every failure of the endpoint means "fall back", never a crash
             error = f"{type(exc).__name__}: {exc}"
-            log.warning("LLM call failed", extra={"task_id": conv.task_id, "cluster_id": conv.task.cluster_id})
+            LLM_CALLS.labels(conv.model, "error").inc()
+            log.warning("LLM call failed: %s", error[:300], extra={"task_id": conv.task_id, "cluster_id": conv.task.cluster_id})
             step = self._llm_step(conv, number, started, StepStatus.FAILED, "", TokenUsage(model=conv.model), error)
             return TurnResult(conversation=base.model_copy(update={"steps": conv.steps + [step]}), action="error",
                               steps=[step], error=error)
@@ -152,6 +155,9 @@ class LLMEngine:
                           prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
                           cost_usd=usage.cost_usd, at=self.clock())
         base = base.model_copy(update={"usage": conv.usage + usage})
+        LLM_TOKENS.labels(conv.model, "prompt").inc(usage.prompt_tokens)
+        LLM_TOKENS.labels(conv.model, "completion").inc(usage.completion_tokens)
+        LLM_COST.labels(conv.model).inc(usage.cost_usd)
         message = response.choices[0].message if response.choices else None
         content = (message.content or "") if message else ""
         tool_calls = list(message.tool_calls or []) if message else []
@@ -161,6 +167,7 @@ class LLMEngine:
             step = self._llm_step(conv, number, started, StepStatus.COMPLETED, content or _requested(calls), usage)
             new, unrun = accept_tool_calls(base.model_copy(update={"steps": base.steps + [step]}), assistant, calls,
                                            conv.task.limits.max_steps, now=self.clock())
+            LLM_CALLS.labels(conv.model, "tool_calls").inc()
             runnable = unresolved(new)
             if not runnable:
                 new = close_round(new, self.options.max_tool_output_chars)
@@ -171,6 +178,7 @@ class LLMEngine:
                 raise AnswerError("function calls are no longer possible; answer with the JSON object")
             answer = parse_answer(content)
         except AnswerError as exc:
+            LLM_CALLS.labels(conv.model, "invalid").inc()
             step = self._llm_step(conv, number, started, StepStatus.FAILED, content, usage, str(exc))
             invalid = conv.invalid_answers + 1
             new = base.model_copy(update={"steps": base.steps + [step], "invalid_answers": invalid})
@@ -181,6 +189,7 @@ class LLMEngine:
                 {"role": "assistant", "content": content or ""}, correction_message(str(exc))]})
             return TurnResult(conversation=retry, action="retry", steps=[step], cost=cost, error=str(exc))
 
+        LLM_CALLS.labels(conv.model, "answer").inc()
         step = self._llm_step(conv, number, started, StepStatus.COMPLETED, content, usage, summary=True)
         done = base.model_copy(update={"steps": base.steps + [step], "phase": Phase.DONE})
         return TurnResult(conversation=done, action="answer", steps=[step], cost=cost, answer=answer)
@@ -190,10 +199,13 @@ class LLMEngine:
         """Run every unresolved call (at most `max_parallel_tools` at once) and record the results."""
         calls = unresolved(conv)
         gate = asyncio.Semaphore(self.options.max_parallel_tools)
+        left = conv.task.limits.timeout_seconds - conv.elapsed_seconds(self.clock())
+        deadline = max(self.options.min_call_timeout_seconds, left)
 
         async def run(call: PendingCall) -> ToolResult:
             async with gate:
-                return await execute(executor, call, task_id=conv.task_id, cluster_id=conv.task.cluster_id, role=role)
+                return await execute(executor, call, task_id=conv.task_id, cluster_id=conv.task.cluster_id, role=role,
+                                     timeout=deadline)
 
         results = await asyncio.gather(*(run(c) for c in calls))
         steps = []
@@ -233,6 +245,7 @@ class LLMEngine:
         steps = [s.model_copy(update={"step_number": s.step_number + offset, "task_id": conv.task_id,
                                       "id": step_id(conv.task_id, s.step_number + offset)}) for s in base.steps]
         why = reason + (f": {detail}" if detail else "")
+        LLM_FALLBACKS.labels(reason).inc()
         return base.model_copy(update={
             "task_id": conv.task_id, "cluster_id": conv.task.cluster_id, "steps": _ordered(conv.steps) + steps,
             "token_usage": conv.usage + base.token_usage, "termination_reason": reason,
@@ -329,11 +342,15 @@ class LLMEngine:
 
 
 async def execute(executor: ToolExecutor, call: PendingCall, *, task_id: str, cluster_id: str,
-                  role: str = "sre") -> ToolResult:
-    """One call through the executor; an executor that raises becomes a failed result, not a crash."""
+                  role: str = "sre", timeout: float | None = None) -> ToolResult:
+    """One call through the executor; an executor that raises or overruns `timeout` (the task's
+    remaining time) becomes a failed result, not a crash or a hung task."""
+    request = ToolCall(tool_id=call.tool_id, parameters=call.parameters, reason=call.reason[:500])
     try:
-        return await executor.call(ToolCall(tool_id=call.tool_id, parameters=call.parameters, reason=call.reason[:500]),
-                                   task_id=task_id, cluster_id=cluster_id, role=role)
+        return await asyncio.wait_for(executor.call(request, task_id=task_id, cluster_id=cluster_id, role=role),
+                                      timeout)
+    except asyncio.TimeoutError:
+        return ToolResult(tool_id=call.tool_id, ok=False, error=f"timed out after {timeout:.1f}s (task time limit)")
     except Exception as exc:  # noqa: BLE001
         return ToolResult(tool_id=call.tool_id, ok=False, error=f"executor error: {type(exc).__name__}: {exc}")
 
