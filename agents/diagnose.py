@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 from agents.cluster.dump import DumpReader
+from agents.cluster.reader import ReaderError
 from agents.rules.engine import diagnose_with_rules
 from agents.rules.target import Target
 from agents.tools.local import LocalExecutor
@@ -60,7 +61,25 @@ async def diagnose_offline(dump_dir: str | Path, payload: AlertmanagerPayload, e
         raise EngineUnavailable("engine 'llm' is not available offline yet; use --engine rules")
     alert = payload.alerts[0]
     target = target_from_alert(alert)
-    reader = DumpReader(dump_dir, cluster_id=cluster_id)
+    reader = _RecordingDumpReader(dump_dir, cluster_id=cluster_id)
     executor = LocalExecutor({cluster_id: reader})
-    return await diagnose_with_rules(target, executor, task_id=_task_id(alert), cluster_id=cluster_id,
-                                     max_steps=max_steps)
+    result = await diagnose_with_rules(target, executor, task_id=_task_id(alert), cluster_id=cluster_id,
+                                       max_steps=max_steps)
+    if reader.failures:  # offline, a dump file that cannot be read is bad input, not a finding
+        raise reader.failures[0]
+    return result
+
+
+class _RecordingDumpReader(DumpReader):
+    """Remembers every ReaderError (the executor turns them into failed steps; the CLI must report them)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.failures: list[ReaderError] = []
+
+    def _load(self, path, kind):  # type: ignore[no-untyped-def]
+        try:
+            return super()._load(path, kind)
+        except ReaderError as exc:
+            self.failures.append(exc)
+            raise
