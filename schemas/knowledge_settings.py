@@ -39,7 +39,9 @@ class KnowledgeSettings(BaseModel):
     # filter is a slow Python scan); it falls back to the native filter only when too few survive.
     oversample: int = Field(default=8, ge=1, le=100)
     knowledge_match_threshold: float = Field(default=0.8, ge=0, le=1)  # SRS §5.9.2: >= this -> knowledge-based
-    similar_case_threshold: float = Field(default=0.75, ge=0, le=1)  # SRS §5.9.5 "similar case"
+    # SRS §5.9.5 "similar case": cosine score of the diagnosed problem against an entry (MiniLM: a
+    # relevant runbook section scores ~0.5-0.75 for a well-phrased problem).
+    similar_case_threshold: float = Field(default=0.6, ge=0, le=1)
     # The process that owns an embedded store serves it here; `aetherius kb` uses it when the path is held.
     api_url: str | None = None  # e.g. http://127.0.0.1:6066 (the worker's web port)
 

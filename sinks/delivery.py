@@ -1,0 +1,183 @@
+"""Delivery shared by the Slack, Teams and webhook sinks: retry with exponential back-off,
+idempotency per (destination, report id), and a dead letter when a destination keeps failing.
+
+A report is never lost: it is delivered, or it is in the dead-letter topic with the destination and
+the last error, from where it can be replayed. Pure parts (`backoff_delay`, `classify`) are tested
+directly; `Deliverer` is the I/O edge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import OrderedDict
+from typing import Awaitable, Callable, Literal, Protocol
+
+import aiohttp
+from prometheus_client import Counter
+from pydantic import BaseModel, ConfigDict
+
+from aetherius.metrics import REGISTRY
+from schemas.deadletter import DeadLetter
+from schemas.result import DiagnosticResult
+from schemas.sinks_settings import Destination, RetryPolicy
+
+log = logging.getLogger(__name__)
+
+DELIVERIES = Counter("aetherius_sink_deliveries_total", "Report deliveries by destination type and outcome",
+                     ["type", "outcome"], registry=REGISTRY)
+ATTEMPTS = Counter("aetherius_sink_attempts_total", "HTTP attempts by destination type and result",
+                   ["type", "result"], registry=REGISTRY)
+
+
+class HttpRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["slack", "webhook", "teams"]
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+Verdict = Literal["ok", "retry", "fail"]
+
+
+def classify(status: int, body: str = "", kind: str = "webhook") -> Verdict:
+    """2xx ok; 408/425/429/5xx retry; other 4xx fail at once (a bad URL or payload will not heal).
+
+    Slack answers 200 "ok" on success. Teams' legacy connector answers 200 "1" and reports
+    throttling in the body ("429"), so that body is retried.
+    """
+    if 200 <= status < 300:
+        if kind == "teams" and body and body.strip() not in ("1", "") and "429" in body:
+            return "retry"
+        return "ok"
+    if status in (408, 425, 429) or status >= 500:
+        return "retry"
+    return "fail"
+
+
+def backoff_delay(attempt: int, policy: RetryPolicy, retry_after: float | None = None,
+                  rand: Callable[[], float] = random.random) -> float:
+    """Delay before attempt `attempt + 1` (attempt counts from 1): base·2^(n-1), capped, ± jitter;
+    a server's Retry-After wins when it is longer."""
+    delay = min(policy.base_delay_seconds * (2 ** (attempt - 1)), policy.max_delay_seconds)
+    delay *= 1 + policy.jitter * (2 * rand() - 1)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, policy.max_delay_seconds))
+    return max(0.0, delay)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+class Ledger(Protocol):
+    """Which (destination, report id) pairs were delivered. Back it with a Faust table to survive restarts."""
+
+    def done(self, key: str) -> bool: ...
+    def mark(self, key: str) -> None: ...
+
+
+class DeliveredLedger:
+    """In-memory, bounded (oldest forgotten first): enough for redeliveries after a rebalance."""
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._capacity = capacity
+
+    def done(self, key: str) -> bool:
+        return key in self._seen
+
+    def mark(self, key: str) -> None:
+        self._seen[key] = None
+        self._seen.move_to_end(key)
+        while len(self._seen) > self._capacity:
+            self._seen.popitem(last=False)
+
+
+def build_request(dest: Destination, result: DiagnosticResult, *, public_url: str = "") -> HttpRequest:
+    """The HTTP request a destination gets for a report (the builders live with each sink)."""
+    url = dest.url.get_secret_value()
+    if dest.type == "slack":
+        from sinks.slack import slack_request
+        return slack_request(url, result, max_recommendations=dest.max_recommendations)
+    if dest.type == "teams":
+        from sinks.teams import teams_request
+        return teams_request(url, result, max_recommendations=dest.max_recommendations, public_url=public_url)
+    from sinks.webhook import webhook_request
+    assert dest.secret is not None  # enforced by Destination
+    return webhook_request(url, dest.secret.get_secret_value(), result)
+
+
+DeadLetterSink = Callable[[DeadLetter], Awaitable[None]]
+Outcome = Literal["delivered", "duplicate", "dead-lettered"]
+
+
+class Deliverer:
+    def __init__(self, policy: RetryPolicy, *, ledger: Ledger, dead_letter: DeadLetterSink,
+                 session_factory: Callable[[], aiohttp.ClientSession] | None = None,
+                 sleep: Callable[[float], Awaitable[None]] | None = None, source_topic: str = "reports") -> None:
+        self._policy = policy
+        self._ledger = ledger
+        self._dead_letter = dead_letter
+        self._session_factory = session_factory or (lambda: aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=policy.timeout_seconds)))
+        self._sleep = sleep or asyncio.sleep
+        self._source_topic = source_topic
+
+    async def deliver(self, destination: str, request: HttpRequest, result: DiagnosticResult,
+                      raw: bytes | None = None) -> Outcome:
+        key = f"{destination}:{result.report_id}"
+        if self._ledger.done(key):
+            DELIVERIES.labels(request.kind, "duplicate").inc()
+            return "duplicate"
+        error = await self._attempts(request, result)
+        if error is None:
+            self._ledger.mark(key)
+            DELIVERIES.labels(request.kind, "delivered").inc()
+            return "delivered"
+        log.error("report undeliverable to %s: %s", destination, error, extra={"task_id": result.task_id, "stage": "sink"})
+        await self._dead_letter(DeadLetter.of(
+            topic=self._source_topic, key=result.task_id.encode(), value=raw or result.to_bytes(),
+            error=f"destination {destination} ({request.kind}): {error}", stage=f"sink:{destination}"))
+        # Dead-lettered counts as handled: a replay from the dead-letter topic is a new, deliberate delivery.
+        self._ledger.mark(key)
+        DELIVERIES.labels(request.kind, "dead-lettered").inc()
+        return "dead-lettered"
+
+    async def _attempts(self, request: HttpRequest, result: DiagnosticResult) -> str | None:
+        """None when delivered, else the last error."""
+        last = "no attempt made"
+        async with self._session_factory() as session:
+            for attempt in range(1, self._policy.max_attempts + 1):
+                retry_after = None
+                try:
+                    async with session.post(request.url, data=request.body, headers=request.headers) as resp:
+                        text = (await resp.text())[:500]
+                        verdict = classify(resp.status, text, request.kind)
+                        last = f"HTTP {resp.status}: {text}"
+                        retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+                except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                    verdict, last = "retry", f"{type(exc).__name__}: {exc}"
+                ATTEMPTS.labels(request.kind, verdict).inc()
+                if verdict == "ok":
+                    return None
+                if verdict == "fail" or attempt == self._policy.max_attempts:
+                    return f"{last} (after {attempt} attempt{'s' if attempt > 1 else ''})"
+                delay = backoff_delay(attempt, self._policy, retry_after)
+                log.warning("delivery attempt %d to %s failed (%s); retrying in %.1fs", attempt, request.kind, last,
+                            delay, extra={"task_id": result.task_id, "stage": "sink"})
+                await self._sleep(delay)
+        return last
+
+
+async def deliver(result: DiagnosticResult, destination: str, dest: Destination, *, policy: RetryPolicy,
+                  ledger: Ledger, dead_letter: DeadLetterSink, **kw) -> Outcome:  # noqa: ANN003
+    """One report to one destination (convenience over `Deliverer`)."""
+    return await Deliverer(policy, ledger=ledger, dead_letter=dead_letter, **kw).deliver(
+        destination, build_request(dest, result), result)
