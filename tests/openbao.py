@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,7 +25,7 @@ ROOT_TOKEN = "root"
 
 
 def bao_binary() -> str | None:
-    venv_bin = Path(os.sys.executable).parent / "bao"  # type: ignore[attr-defined]
+    venv_bin = Path(sys.executable).parent / "bao"
     return str(venv_bin) if venv_bin.exists() else shutil.which("bao")
 
 
