@@ -11,8 +11,8 @@ Order of the decision:
 "Budget left" is the task's own budget (SRS §3.3.2 $0.50): the day and month budgets act through
 `ai_available` (`agents.budget.ai_admission` turns them off at 95%). Reading it as the daily budget
 would send every task to the rules from 80% daily use on, which contradicts §5.9.6 (level 1 at 80%
-only reduces concurrency). Re-evaluated per step, the rule also lets a task that has spent 80% of
-its budget finish with the rule engine. The SRS's final `manual_escalation` branch cannot be reached
+only reduces concurrency). A step loop that re-evaluates the strategy per step can use the same rule
+to let a task that has spent 80% of its budget finish with the rule engine. The SRS's final `manual_escalation` branch cannot be reached
 (the branches above cover every input), so it is not modelled.
 """
 

@@ -437,3 +437,35 @@ def test_metrics_count_calls_tokens_dollars_and_fallbacks(dump):
              value("aetherius_llm_calls_total", model="test-cheap", outcome="invalid"),
              value("aetherius_llm_cost_usd_total", model="test-cheap"))
     assert [a - b for a, b in zip(after, before)] == pytest.approx([2000, 1, 2, 0.00208])
+
+
+def test_auto_picks_the_engine_and_reuses_the_rule_result_as_evidence_and_fallback(dump, monkeypatch):
+    from agents.llm.auto import diagnose_auto
+    from agents.llm.client import LLMNotConfigured
+    from agents.strategy import Strategy
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    dump_dir, pod = dump
+
+    async def go():
+        async with LLMTestServer([Answer("garbage"), Answer("garbage again")]) as srv:
+            h = Harness(dump_dir, srv)
+            task = make_task(pod)
+            ai = await diagnose_auto(task, h.executor, llm=h.settings, rules=h.fallback,
+                                     options=EngineOptions(max_retries=0))
+            rules_only = await diagnose_auto(task, h.executor, llm=LLMSettings(), rules=h.fallback)
+            kb = await diagnose_auto(task, h.executor, llm=h.settings, rules=h.fallback, knowledge_match=0.9)
+            with pytest.raises(LLMNotConfigured):
+                await diagnose_auto(task, h.executor, llm=LLMSettings(), rules=h.fallback, engine="llm")
+            return ai, rules_only, kb, srv, h
+
+    ai, rules_only, kb, srv, h = run(go())
+    # critical P1 alert, rules confident (OOM, 0.95): 3 + 2 - 2 = 3 -> the cheap model
+    assert ai.decision.strategy is Strategy.AI_POWERED and ai.decision.model == "test-cheap"
+    assert srv.requests[0]["model"] == "test-cheap" and "oom_killed" in srv.requests[0]["messages"][1]["content"]
+    assert ai.result.termination_reason == "llm_invalid_answer" and ai.result.root_cause.category is ProblemCategory.OOM_KILLED
+    assert len(ai.costs) == 2
+    assert rules_only.decision.strategy is Strategy.RULE_BASED and rules_only.result.engine == "rules"
+    assert kb.decision.strategy is Strategy.KNOWLEDGE_BASED and kb.result.engine == "knowledge"
+    assert h.fallbacks == 3  # the rule engine ran once per diagnosis, never again as the fallback

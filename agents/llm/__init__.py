@@ -4,6 +4,7 @@
 `record_tool_result()` for the event-sourced step loop (state: `Conversation`).
 """
 
+from agents.llm.auto import AutoDiagnosis, diagnose_auto
 from agents.llm.answer import AnswerError, LLMAnswer, parse_answer
 from agents.llm.client import LLMNotConfigured, make_client
 from agents.llm.conversation import Conversation, PendingCall, Phase, record_tool_result, unresolved
@@ -12,7 +13,7 @@ from agents.llm.pricing import Price, cost_usd, price_for
 from agents.llm.tools import ToolSpec, builtin_specs, function_definitions, specs_from_registry
 
 __all__ = [
-    "AnswerError", "Conversation", "Diagnosis", "EngineOptions", "Fallback", "LLMAnswer", "LLMEngine",
+    "AnswerError", "AutoDiagnosis", "Conversation", "diagnose_auto", "Diagnosis", "EngineOptions", "Fallback", "LLMAnswer", "LLMEngine",
     "LLMNotConfigured", "PendingCall", "Phase", "Price", "ToolSpec", "TurnResult", "builtin_specs", "cost_usd",
     "execute", "function_definitions", "make_client", "parse_answer", "price_for", "record_tool_result",
     "specs_from_registry", "unresolved",
