@@ -72,7 +72,15 @@ class EngineOptions(BaseModel):
 
 
 class TurnResult(BaseModel):
-    """The outcome of one model call: the state to store and what to publish or do next."""
+    """The outcome of one model call: the state to store, what to publish, and what to do next.
+
+    action  tool_calls  run `calls`, feed each result to `record_tool_result`; `calls` may be empty when
+                        every call was answered up front (bad arguments, step limit): the phase is `llm` again
+            answer      phase `done`: the report is `engine.result_from_answer(conversation, answer)`
+            retry       malformed answer, a correction was appended: call `turn` again
+            invalid     the second malformed answer: `fallback_result(..., reason="llm_invalid_answer")`
+            error       the endpoint failed: `fallback_result(..., reason="llm_unavailable")`
+    """
 
     conversation: Conversation
     action: Literal["tool_calls", "answer", "retry", "invalid", "error"]
