@@ -131,3 +131,17 @@ def test_client_honours_settings_then_openai_env(monkeypatch):
     assert env.timeout == 7 and env.max_retries == 0
     explicit = make_client(LLMSettings(base_url="http://127.0.0.1:7/v1", api_key="sk-cfg"))
     assert explicit.api_key == "sk-cfg" and str(explicit.base_url).startswith("http://127.0.0.1:7/v1")
+
+
+def test_specs_from_the_gateway_registry_filtered_by_role_and_cluster():
+    registry = pytest.importorskip("agents.tools.registry")
+    tools = registry.load_registry().tools
+    specs = specs_from_registry(tools)
+    assert {s.id for s in specs} == {t.id for t in tools} and specs[0].parameters == tools[0].json_schema()
+    assert all(s.description for s in specs)
+    narrowed = [{"id": "get_pod", "description": "d", "json_schema": {"type": "object"}, "allowed_roles": ["admin"],
+                 "clusters": "*"},
+                {"id": "list_nodes", "description": "d", "json_schema": {"type": "object"}, "allowed_roles": ["sre"],
+                 "clusters": ["prod"]}]
+    assert [s.id for s in specs_from_registry(narrowed, role="sre", cluster_id="prod")] == ["list_nodes"]
+    assert [s.id for s in specs_from_registry(narrowed, role="admin", cluster_id="dev")] == ["get_pod"]

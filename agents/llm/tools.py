@@ -1,11 +1,11 @@
 """The tools the LLM may call, as OpenAI function definitions.
 
-Interim adapter: until the gateway's registry (agents/tools/registry.py, with a JSON schema per tool)
-lands, the specs are derived from the built-in tool functions' signatures - parameter names, types
-and defaults - plus the one-line descriptions and enums below, which restate the shared tool
-contract. `specs_from_registry` is the seam to switch to: anything listing tools with an id, a
-description and a JSON schema for the parameters. The gateway still validates every call; these
-specs only tell the model what exists.
+Two sources. `specs_from_registry` takes the gateway's registry (agents/tools/registry.py: id,
+description, a JSON schema per tool, roles, clusters) - the production source, with its patterns and
+descriptions. `builtin_specs` is the fallback the engine uses when given no specs (and was the interim
+adapter before the registry landed): derived from the built-in tool functions' signatures - names,
+types, defaults - plus the one-line descriptions and enums below, restating the shared tool contract.
+The gateway validates every call either way; specs only tell the model what exists.
 """
 
 from __future__ import annotations
@@ -82,12 +82,22 @@ def builtin_specs(tools: Mapping[str, ToolFn] | None = None) -> list[ToolSpec]:
     return [spec_from_function(tool_id, fn) for tool_id, fn in tools.items()]
 
 
-def specs_from_registry(entries: Iterable[Any]) -> list[ToolSpec]:
-    """Specs from registry entries: objects or dicts with `id`, `description` and a parameters JSON
-    schema under `json_schema`, `parameters_schema` or `input_schema` (callable or value)."""
+def specs_from_registry(entries: Iterable[Any], *, role: str | None = None,
+                        cluster_id: str | None = None) -> list[ToolSpec]:
+    """Specs from registry entries (e.g. `agents.tools.registry.load_registry().tools`): objects or
+    dicts with `id`, `description` and a parameters JSON schema under `json_schema`,
+    `parameters_schema` or `input_schema` (callable or value). With `role` / `cluster_id`, entries
+    that `allowed_roles` / `clusters` exclude are left out, so the model is not offered a tool the
+    gateway would refuse."""
     specs = []
     for entry in entries:
         get = entry.get if isinstance(entry, Mapping) else (lambda k, e=entry: getattr(e, k, None))
+        roles = get("allowed_roles")
+        if role is not None and roles is not None and role not in roles:
+            continue
+        clusters = get("clusters")
+        if cluster_id is not None and clusters not in (None, "*") and cluster_id not in clusters:
+            continue
         schema = next((s for s in (get("json_schema"), get("parameters_schema"), get("input_schema")) if s), None)
         if callable(schema):
             schema = schema()
