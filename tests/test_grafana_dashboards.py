@@ -1,6 +1,6 @@
 """Every Grafana panel's SQL, macros expanded as grafana-clickhouse-datasource does, run on seeded chdb data.
 
-The macro expansion below follows the plugin's pkg/macros/macros.go: $__timeFilter(c) -> c >= toDateTime(from)
+The macro expansion (sinks/clickhouse/grafana.py) follows the plugin's pkg/macros/macros.go: $__timeFilter(c) -> c >= toDateTime(from)
 AND c <= toDateTime(to) (seconds), $__fromTime/$__toTime -> toDateTime(epoch), the _ms variants ->
 fromUnixTimestamp64Milli(ms), $__timeInterval(c) -> toStartOfInterval(toDateTime(c), INTERVAL n second),
 $__interval_s -> n. Template variables are replaced as Grafana does for ${var:singlequote} and ${var}.
@@ -21,6 +21,7 @@ import yaml
 from schemas.analytics_settings import AnalyticsSettings
 from sinks.clickhouse import migrations
 from sinks.clickhouse.sink import ClickHouseSink
+from sinks.clickhouse.grafana import expand
 from sinks.clickhouse.store import AsyncStore, open_store
 from sinks.clickhouse.synthetic import CLUSTERS, records
 from sinks.clickhouse.writer import BatchWriter
@@ -41,49 +42,6 @@ def _generator():
 
 def _dashboards() -> dict[str, dict]:
     return {p.stem: json.loads(p.read_text()) for p in sorted((GRAFANA / "dashboards").glob("*.json"))}
-
-
-def _args(text: str, start: int) -> tuple[str, int]:
-    """The argument text of a macro call whose '(' is at `start` (balanced parentheses), and the end index."""
-    depth = 0
-    for i in range(start, len(text)):
-        depth += {"(": 1, ")": -1}.get(text[i], 0)
-        if depth == 0:
-            return text[start + 1:i], i + 1
-    raise ValueError(f"unbalanced macro call in {text!r}")
-
-
-def expand(sql: str, start: datetime, end: datetime, interval_s: int, variables: dict[str, list[str]]) -> str:
-    f, t = int(start.timestamp()), int(end.timestamp())
-    fm, tm = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
-    calls = {
-        "timeFilter_ms": lambda c: f"{c} >= fromUnixTimestamp64Milli({fm}) AND {c} <= fromUnixTimestamp64Milli({tm})",
-        "timeFilter": lambda c: f"{c} >= toDateTime({f}) AND {c} <= toDateTime({t})",
-        "dateFilter": lambda c: f"{c} >= toDate('{start:%Y-%m-%d}') AND {c} <= toDate('{end:%Y-%m-%d}')",
-        "timeInterval_ms": lambda c: f"toStartOfInterval(toDateTime64({c}, 3), INTERVAL {interval_s * 1000} millisecond)",
-        "timeInterval": lambda c: f"toStartOfInterval(toDateTime({c}), INTERVAL {max(interval_s, 1)} second)",
-    }
-    out = sql
-    for name, fn in calls.items():
-        token = f"$__{name}("
-        while token in out:
-            i = out.index(token)
-            arg, j = _args(out, i + len(token) - 1)
-            out = out[:i] + fn(arg.strip()) + out[j:]
-    out = (out.replace("$__fromTime_ms", f"fromUnixTimestamp64Milli({fm})")
-           .replace("$__toTime_ms", f"fromUnixTimestamp64Milli({tm})")
-           .replace("$__fromTime", f"toDateTime({f})").replace("$__toTime", f"toDateTime({t})")
-           .replace("$__interval_s", str(max(interval_s, 1))))
-
-    def var(m: re.Match[str]) -> str:
-        name, fmt = m.group(1) or m.group(3), m.group(2)
-        values = variables[name]
-        if fmt == "singlequote":
-            return ",".join("'" + v.replace("'", "\\'") + "'" for v in values)
-        return ",".join(values)
-    out = re.sub(r"\$\{(\w+)(?::(\w+))?\}|\$(\w+)", var, out)
-    assert "$" not in out, f"unexpanded macro or variable in {out!r}"
-    return out
 
 
 @pytest.fixture(scope="module")
