@@ -44,7 +44,7 @@ MANUAL_ALERTNAME = "ManualDiagnosis"
 ALERTS_RECEIVED = Counter("aetherius_alerts_received_total", "Alerts accepted by the bridge (broker acknowledged)",
                           ["source"], registry=REGISTRY)
 ALERTS_REJECTED = Counter("aetherius_alerts_rejected_total",
-                          "Deliveries refused by the bridge: one per bad request, or per alert when Kafka failed",
+                          "Refused by the bridge: 1 per bad request; per alert when valid alerts could not be produced",
                           ["reason"], registry=REGISTRY)
 REQUEST_SECONDS = Histogram("aetherius_webhook_request_seconds", "Bridge request latency, answer included",
                             ["route", "status"], registry=REGISTRY,
@@ -57,9 +57,10 @@ class Rejection(Exception):
     """Refused input: HTTP status, a metric reason, a message and the field at fault."""
 
     def __init__(self, status: int, reason: str, error: str, field: str = "body",
-                 details: list[dict[str, str]] | None = None) -> None:
+                 details: list[dict[str, str]] | None = None, alerts: int = 1) -> None:
         super().__init__(error)
         self.status, self.reason, self.error, self.field, self.details = status, reason, error, field, details
+        self.alerts = alerts  # what the rejected-alerts metric counts: 1 for a bad request, n when Kafka failed
 
     def body(self) -> dict[str, Any]:
         out: dict[str, Any] = {"error": self.error, "field": self.field}
@@ -192,7 +193,7 @@ def authorized(authorization: str | None, cfg: WebhookSettings) -> bool:
 # ---------------------------------------------------------------- the aiohttp wiring
 
 def _reject(rej: Rejection, headers: dict[str, str] | None = None) -> web.Response:
-    ALERTS_REJECTED.labels(rej.reason).inc()
+    ALERTS_REJECTED.labels(rej.reason).inc(rej.alerts)
     return web.json_response(rej.body(), status=rej.status, headers=headers)
 
 
@@ -225,17 +226,21 @@ class Bridge:
 
     async def _produce(self, records: list[OutRecord]) -> None:
         if not self.producer.started:
-            raise Rejection(503, "kafka_unavailable", "kafka is not connected; retry later", "kafka")
+            raise Rejection(503, "kafka_unavailable", "kafka is not connected; retry later", "kafka",
+                            alerts=len(records))
         try:
             await self.producer.send_all_and_wait(records, timeout=self.ack_timeout)
         except ProduceError as exc:
             log.warning("produce failed for %d record(s): %s", len(records), exc, extra={"topic": self.raw_topic})
-            ALERTS_REJECTED.labels("kafka_unavailable").inc(len(records) - 1)  # _reject adds the last one
-            raise Rejection(503, "kafka_unavailable", f"kafka did not acknowledge: {exc}", "kafka") from None
+            raise Rejection(503, "kafka_unavailable", f"kafka did not acknowledge: {exc}", "kafka",
+                            alerts=len(records)) from None
 
     async def alertmanager(self, request: web.Request) -> web.Response:
         try:
             payload = parse_alertmanager(await self._body(request))
+            if payload.truncatedAlerts:  # Alertmanager's max_alerts dropped some: they never reach us
+                log.warning("Alertmanager truncated %d alert(s) from group %s; raise max_alerts on the receiver",
+                            payload.truncatedAlerts, payload.groupKey)
             records = alertmanager_records(payload, self.raw_topic, self.producer.max_request_size - 512, utcnow())
             await self._produce(records)
         except Rejection as rej:

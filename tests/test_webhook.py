@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from aetherius.localkafka import free_port
+from aetherius.metrics import REGISTRY
 from schemas.alertmanager import RawAlert
 from schemas.settings import Settings, WebhookSettings
 from schemas.topics import topic_name
@@ -41,6 +42,10 @@ async def create_topic(bootstrap: str, name: str, partitions: int = 2) -> None:
 async def read_topic(bootstrap: str, topic: str) -> list[Any]:
     """Every record currently on the topic: reads each partition up to its end offset (no timing guesswork)."""
     return [r async for r in consume(bootstrap, topic, from_beginning=True, snapshot=True)]
+
+
+def rejected(reason: str) -> float:
+    return REGISTRY.get_sample_value("aetherius_alerts_rejected_total", {"reason": reason}) or 0.0
 
 
 Scenario = Callable[[TestClient, str], Awaitable[None]]
@@ -283,9 +288,11 @@ def test_kafka_unreachable_gives_503_and_not_ready(topic_prefix: str) -> None:
             ready = await client.get("/health/ready")
             assert ready.status == 503 and (await ready.json())["kafka"] is False
             assert (await client.get("/health/live")).status == 200
-            resp = await client.post(PATH, json=payload(alert(pod="a")))
+            before = rejected("kafka_unavailable")
+            resp = await client.post(PATH, json=payload(alert(pod="a"), alert(pod="b"), alert(pod="c")))
             assert resp.status == 503
             assert (await resp.json())["field"] == "kafka"
+            assert rejected("kafka_unavailable") == before + 3  # counted per alert that was not taken
             assert resp.headers["Retry-After"]
             resp = await client.post("/api/v1/tasks", json={"cluster_id": "c", "kind": "pod", "name": "x"})
             assert resp.status == 503
