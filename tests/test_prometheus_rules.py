@@ -21,9 +21,9 @@ KNOWN_METRICS = {
     "up", "aetherius_tasks_total", "aetherius_task_duration_seconds_bucket", "aetherius_queue_depth",
     "aetherius_tasks_shed_total", "aetherius_tool_calls_total", "aetherius_http_auth_failures_total",
     "aetherius_audit_sink_failures_total", "aetherius_dead_letters_total", "aetherius_alerts_rejected_total",
-    "aetherius_cluster_available", "aetherius_ai_tokens_total", "aetherius_llm_requests_total",
+    "aetherius_cluster_available", "aetherius_llm_tokens_total", "aetherius_llm_calls_total",
     "aetherius_kb_search_seconds_bucket", "aetherius_budget_usage_ratio", "aetherius_degradation_level",
-    "aetherius_sink_failures_total", "aetherius_clickhouse_up", "aetherius_clickhouse_insert_failures_total",
+    "aetherius_sink_deliveries_total", "aetherius_clickhouse_up", "aetherius_clickhouse_insert_failures_total",
     "aetherius_clickhouse_rows_rejected_total", "aetherius_clickhouse_records_total",
 }
 
