@@ -1,0 +1,224 @@
+"""The SRS §5.9.3 command safety check as one pure function: may this tool call run?
+
+Five layers, in the SRS's order; the first that fails decides, and the decision names it:
+
+1. registered  - the tool id is in the registry (the whitelist).
+2. read_only   - the tool is read-only and the request carries no write/destructive verb
+                 (delete, rm, patch, apply, exec, drain ...) as a command - security alert.
+3. parameters  - only declared parameters; each value within 10 KB, printable ASCII (no control
+                 characters, NUL, newlines, Unicode bidi/zero-width/homoglyph tricks), free of shell
+                 and path injection (`;` `|` `&` `$(` backticks `../` redirections), free of privilege
+                 escalation (sudo, su, --force, -f, --privileged, --as ...) - security alert - and
+                 matching its declared type, bounds and full-match pattern.
+4. role        - the caller's role is in the tool's allowed_roles.
+5. cluster     - the tool may run on the target cluster.
+
+No I/O: the gateway does the auditing and alerting the decision asks for.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from agents.tools.registry import ToolDefinition, ToolRegistry
+
+MAX_VALUE_BYTES = 10 * 1024  # no parameter value may be larger, whatever its declaration says
+MAX_PARAMETERS = 32
+
+
+class Layer(str, Enum):
+    REGISTERED = "registered"
+    READ_ONLY = "read_only"
+    PARAMETERS = "parameters"
+    ROLE = "role"
+    CLUSTER = "cluster"
+
+
+class SecurityEvent(str, Enum):
+    """Rejections worth a security alert (SRS §5.8.5), not just an audit line."""
+    DESTRUCTIVE_OPERATION = "destructive_operation"
+    PRIVILEGE_ESCALATION = "privilege_escalation"
+    INJECTION_ATTEMPT = "injection_attempt"
+    UNAUTHORIZED_ACCESS = "unauthorized_access"
+
+
+class Decision(BaseModel):
+    allowed: bool
+    layer: Layer | None = None  # the failing layer; None when allowed
+    reason: str = ""
+    security_event: SecurityEvent | None = None
+    parameter: str = ""  # the offending parameter, when layer 3 or 2 names one
+    parameters: dict[str, Any] = Field(default_factory=dict)  # validated values with defaults filled in
+    tool: ToolDefinition | None = None
+
+    @classmethod
+    def reject(cls, layer: Layer, reason: str, *, event: SecurityEvent | None = None, parameter: str = "",
+               tool: ToolDefinition | None = None) -> Decision:
+        return cls(allowed=False, layer=layer, reason=reason, security_event=event, parameter=parameter, tool=tool)
+
+
+# Verbs that change a cluster or a host, as kubectl/shell/SQL commands spell them. A request that uses
+# one as a word of a command (or a tool whose id is built from one) is refused at layer 2.
+WRITE_VERBS: frozenset[str] = frozenset({
+    "delete", "del", "rm", "rmdir", "unlink", "destroy", "drop", "truncate", "patch", "apply", "create",
+    "replace", "scale", "autoscale", "edit", "exec", "attach", "cp", "mv", "cordon", "uncordon", "drain",
+    "taint", "label", "annotate", "set", "rollout", "restart", "kill", "pkill", "killall", "evict",
+    "update", "upsert", "insert", "put", "post", "remove", "write", "chmod", "chown", "shutdown", "reboot",
+    "halt", "poweroff", "mkfs", "dd", "format", "wipe", "purge", "expose", "run", "debug", "proxy",
+    "portforward", "port-forward", "approve", "deny", "certificate", "uninstall", "install", "upgrade",
+    "rollback", "reset", "flush", "alter", "grant", "revoke", "shred", "sh", "bash", "eval", "curl", "wget",
+})
+ESCALATION_WORDS: frozenset[str] = frozenset({
+    "sudo", "su", "doas", "pkexec", "runuser", "nsenter", "chroot", "setuid", "setcap", "capsh", "unshare",
+})
+ESCALATION_FLAGS: tuple[str, ...] = (
+    "--force", "-f", "--privileged", "--as", "--as-group", "--as-uid", "--grace-period", "--now",
+    "--kubeconfig", "--token", "--insecure-skip-tls-verify", "--user", "--cascade",
+)
+_ESCALATION_FLAG_RE = re.compile(r"(?:^|[\s=,;|&])(" + "|".join(re.escape(f) for f in ESCALATION_FLAGS) + r")(?=$|[\s=,;|&])")
+_WORD_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
+# Shell/command injection and path traversal markers (each checked before the pattern, so the reason is exact).
+_INJECTION: tuple[tuple[str, str], ...] = (
+    ("$(", "command substitution `$(`"), ("`", "backtick command substitution"), ("${", "variable expansion `${`"),
+    (";", "command separator `;`"), ("&&", "command chaining `&&`"), ("||", "command chaining `||`"),
+    ("|", "pipe `|`"), ("&", "background/chaining `&`"), (">", "redirection `>`"), ("<", "redirection `<`"),
+    ("../", "path traversal `../`"), ("..\\", "path traversal `..\\`"), ("\\", "backslash escape"),
+    ("$", "shell variable `$`"),
+)
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+_INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e")
+
+
+def check_call(registry: ToolRegistry, tool_id: Any, parameters: Any, role: Any, cluster_id: Any) -> Decision:
+    """Decide whether `tool_id(**parameters)` may run for `role` on `cluster_id` (SRS §5.9.3, in order)."""
+    # Layer 1: the whitelist.
+    if not isinstance(tool_id, str) or tool_id not in registry:
+        shown = tool_id if isinstance(tool_id, str) and len(tool_id) <= 80 else f"<{type(tool_id).__name__}>"
+        event = SecurityEvent.DESTRUCTIVE_OPERATION if isinstance(tool_id, str) and _write_words(tool_id) else None
+        return Decision.reject(Layer.REGISTERED, f"tool {shown!r} is not registered", event=event)
+    tool = registry.get(tool_id)
+    assert tool is not None
+
+    # Layer 2: read-only - the tool itself, then every value used as a command.
+    verbs = _write_words(tool.id) | _write_words(tool.name.lower())
+    if not tool.readonly or verbs:
+        return Decision.reject(Layer.READ_ONLY, f"tool {tool.id!r} is not read-only ({', '.join(sorted(verbs)) or 'readonly: false'})",
+                               event=SecurityEvent.DESTRUCTIVE_OPERATION, tool=tool)
+    if not isinstance(parameters, dict):
+        return Decision.reject(Layer.PARAMETERS, f"parameters must be an object, got {type(parameters).__name__}", tool=tool)
+    for name, value in parameters.items():  # oversized values are left to layer 3's size check
+        if isinstance(value, str) and len(value) <= MAX_VALUE_BYTES and _looks_like_command(value):
+            found = _write_words(value.lower())
+            if found:
+                return Decision.reject(Layer.READ_ONLY,
+                                       f"parameter {_show(name)} carries a write/destructive command ({', '.join(sorted(found))})",
+                                       event=SecurityEvent.DESTRUCTIVE_OPERATION, parameter=str(name), tool=tool)
+
+    # Layer 3: parameters.
+    decision = _check_parameters(tool, parameters)
+    if decision is not None:
+        return decision
+    values = {p.name: parameters.get(p.name, p.default) for p in tool.parameters if p.name in parameters or not p.required}
+    values = {k: _coerce(tool.parameter(k).type, v) for k, v in values.items()}  # type: ignore[union-attr]
+
+    # Layer 4: role.
+    if not isinstance(role, str) or role not in tool.allowed_roles:
+        return Decision.reject(Layer.ROLE, f"role {_show(role)} may not call {tool.id} (allowed: {', '.join(tool.allowed_roles)})",
+                               event=SecurityEvent.UNAUTHORIZED_ACCESS, tool=tool)
+
+    # Layer 5: cluster.
+    if not isinstance(cluster_id, str) or not cluster_id or not tool.allows_cluster(cluster_id):
+        return Decision.reject(Layer.CLUSTER, f"tool {tool.id} may not run on cluster {_show(cluster_id)}", tool=tool)
+
+    return Decision(allowed=True, parameters=values, tool=tool)
+
+
+def _check_parameters(tool: ToolDefinition, parameters: dict[Any, Any]) -> Decision | None:
+    def reject(name: str, reason: str, event: SecurityEvent | None = None) -> Decision:
+        return Decision.reject(Layer.PARAMETERS, f"parameter {_show(name)}: {reason}", event=event, parameter=name, tool=tool)
+
+    if len(parameters) > MAX_PARAMETERS:
+        return Decision.reject(Layer.PARAMETERS, f"too many parameters ({len(parameters)})", tool=tool)
+    for name in parameters:
+        if not isinstance(name, str) or tool.parameter(name) is None:
+            declared = ", ".join(p.name for p in tool.parameters) or "none"
+            return Decision.reject(Layer.PARAMETERS, f"unexpected parameter {_show(name)} for {tool.id} (declared: {declared})",
+                                   parameter=str(name)[:80], tool=tool)
+    for p in tool.parameters:
+        if p.name not in parameters:
+            if p.required:
+                return reject(p.name, "is required")
+            continue
+        value = parameters[p.name]
+        if isinstance(value, str):
+            problem, event = _string_problem(value)
+            if problem:
+                return reject(p.name, problem, event)
+        value = _coerce(p.type, value)
+        problem = p.problem(value)
+        if problem:
+            return reject(p.name, problem)
+    return None
+
+
+def _string_problem(value: str) -> tuple[str, SecurityEvent | None]:
+    """Size, character set, injection and escalation checks shared by every string value."""
+    if len(value.encode("utf-8", "surrogatepass")) > MAX_VALUE_BYTES:
+        return f"value is larger than {MAX_VALUE_BYTES} bytes", SecurityEvent.INJECTION_ATTEMPT
+    for ch in value:
+        if " " <= ch <= "~":
+            continue
+        if ch == "\x00":
+            return "contains a NUL byte", SecurityEvent.INJECTION_ATTEMPT
+        if ch in "\r\n":
+            return "contains a line break", SecurityEvent.INJECTION_ATTEMPT
+        if ch in _BIDI:
+            return f"contains a bidirectional control character U+{ord(ch):04X}", SecurityEvent.INJECTION_ATTEMPT
+        if ch in _INVISIBLE:
+            return f"contains an invisible character U+{ord(ch):04X}", SecurityEvent.INJECTION_ATTEMPT
+        if unicodedata.category(ch).startswith("C"):
+            return f"contains a control character U+{ord(ch):04X}", SecurityEvent.INJECTION_ATTEMPT
+        folded = unicodedata.normalize("NFKC", ch)
+        hint = f" (looks like {folded!r})" if folded != ch and folded.isascii() else ""
+        return (f"contains the non-ASCII character U+{ord(ch):04X}{hint}; Kubernetes names are ASCII",
+                SecurityEvent.INJECTION_ATTEMPT)
+    lowered = value.lower()
+    words = set(_WORD_RE.findall(lowered))
+    escalation = sorted(words & ESCALATION_WORDS) if _looks_like_command(value) or lowered in ESCALATION_WORDS else []
+    flags = sorted(set(_ESCALATION_FLAG_RE.findall(lowered)))
+    if escalation or flags:
+        return f"privilege escalation attempt ({', '.join(escalation + flags)})", SecurityEvent.PRIVILEGE_ESCALATION
+    for marker, what in _INJECTION:
+        if marker in value:
+            return f"contains {what}", SecurityEvent.INJECTION_ATTEMPT
+    return "", None
+
+
+def _looks_like_command(value: str) -> bool:
+    """A value a Kubernetes name or selector could never be: whitespace or shell punctuation."""
+    return any(ch.isspace() or ch in ";|&$`<>()'\"\\*?!#{}" for ch in value) or value.startswith("-")
+
+
+def _write_words(text: str) -> set[str]:
+    """Write verbs appearing as whole words (split on anything that is not a letter or digit)."""
+    tokens = set(re.split(r"[^a-z0-9]+", text.lower()))
+    return tokens & WRITE_VERBS
+
+
+def _coerce(kind: str, value: Any) -> Any:
+    """Forgive the JSON-ish spellings an LLM produces ("200", "true"); anything else stays as given."""
+    if kind == "integer" and isinstance(value, str) and re.fullmatch(r"-?\d{1,9}", value):
+        return int(value)
+    if kind == "boolean" and isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return value
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
