@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from agents.knowledge.embeddings import Embedder
 from agents.knowledge.engines import StoredPoint, VectorEngine
 from agents.knowledge.filters import EntryFilter, derived_payload
-from agents.knowledge.runbooks import content_hash, embedding_text, parse_runbook, slug
+from agents.knowledge.runbooks import content_hash, doc_id_for, embedding_text, parse_runbook
 from agents.knowledge.versioning import (
     ChangeLog, ChangeSet, EntryChange, KnowledgeVersionRecord, pack_vector, rollback_targets, vector_for_hash,
 )
@@ -101,20 +101,21 @@ class KnowledgeBase:
 
     # ---- writes ------------------------------------------------------------------------------
     async def ingest_text(self, text: str, source: str, doc_id: str, *, actor: str = "cli") -> IngestReport:
-        return await self.ingest_entries(parse_runbook(text, source, doc_id), source=source, actor=actor)
+        return await self.ingest_entries(parse_runbook(text, source, doc_id), documents=True, actor=actor)
 
     async def ingest_files(self, paths: Iterable[Path], *, actor: str = "cli") -> IngestReport:
         """Each file is its own document (id = file stem); all files land in one version."""
         entries: list[KnowledgeEntry] = []
-        sources: list[str] = []
         for path in paths:
-            entries += parse_runbook(path.read_text(encoding="utf-8"), str(path), slug(path.stem))
-            sources.append(str(path))
-        return await self.ingest_entries(entries, source=sources, actor=actor)
+            entries += parse_runbook(path.read_text(encoding="utf-8"), str(path), doc_id_for(path.stem))
+        return await self.ingest_entries(entries, documents=True, actor=actor)
 
-    async def ingest_entries(self, entries: list[KnowledgeEntry], *, source: str | list[str] | None = None,
+    async def ingest_entries(self, entries: list[KnowledgeEntry], *, documents: bool = False,
                              actor: str = "cli", action: str = "ingest") -> IngestReport:
-        """Upsert by id, skip unchanged content, keep learned fields, disable sections gone from `source`."""
+        """Upsert by id, skip unchanged content, keep learned fields.
+
+        `documents=True`: the entries are whole documents (ids `<doc>#<section>`), so sections of those
+        documents that are no longer there are disabled (kept for history and rollback)."""
         ids = [e.id for e in entries]
         if len(set(ids)) != len(ids):
             raise ValueError("two entries share an id in one ingest")
@@ -151,13 +152,13 @@ class KnowledgeBase:
                                                after_vector=pack_vector(vec)))
                     report.updated.append(e.id)
                 points.append(StoredPoint(e.id, _payload(new), vec))
-            sources = [source] if isinstance(source, str) else (source or [])
             gone: list[KnowledgeEntry] = []
-            if sources:
+            docs = sorted({i.split("#", 1)[0] for i in ids}) if documents else []
+            if docs:
                 new_ids = set(ids)
+                prefixes = tuple(f"{d}#" for d in docs)
                 for p in await self._run(lambda: list(self._engine.scan())):
-                    ref = p.payload.get("source", {}).get("reference")
-                    if ref in sources and p.entry_id not in new_ids and p.payload.get("enabled", True):
+                    if p.entry_id.startswith(prefixes) and p.entry_id not in new_ids and p.payload.get("enabled", True):
                         gone.append(_entry(p.payload))
             for old in gone:
                 new = old.model_copy(update={"enabled": False, "updated_at": now, "version": old.version + 1})
@@ -172,7 +173,7 @@ class KnowledgeBase:
                                 _payload(old.model_copy(update={"enabled": False, "updated_at": now,
                                                                 "version": old.version + 1})))
             await self._run(self._engine.optimize)
-            cs = await self._commit(actor, action, f"ingest {', '.join(sources) or 'entries'}", changes)
+            cs = await self._commit(actor, action, f"{action} {', '.join(docs) or ', '.join(ids)}"[:500], changes)
             report.version = cs.version
             return report
 

@@ -49,6 +49,11 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "section"
 
 
+def doc_id_for(file_stem: str) -> str:
+    """A document id from a file name: `oom_killed.md` -> `oom_killed` (underscores kept)."""
+    return re.sub(r"[^a-z0-9_]+", "-", file_stem.lower()).strip("-") or "doc"
+
+
 def content_hash(entry: KnowledgeEntry) -> str:
     """Hash of what the entry says and where it applies; not of learned fields (confidence, feedback)."""
     basis = {k: getattr(entry, k) for k in ("title", "content", "problem_category", "tags", "cluster_ids",
@@ -87,12 +92,14 @@ def parse_runbook(text: str, source: str, doc_id: str) -> list[KnowledgeEntry]:
     title = front.title
     sections: list[tuple[str, list[str]]] = [("Overview", [])]
     in_fence = False
+    seen_h1 = False
     for line in body.splitlines():
         if _FENCE.match(line):
             in_fence = not in_fence
         if not in_fence:
-            if (h1 := _H1.match(line)) and not title:
-                title = h1.group(1)
+            if not seen_h1 and (h1 := _H1.match(line)):  # the document title; front matter's wins
+                seen_h1 = True
+                title = title or h1.group(1)
                 continue
             if h2 := _H2.match(line):
                 sections.append((h2.group(1), []))
