@@ -19,6 +19,7 @@ from agents.feedback_rules import (
     PromoteCandidate, SimilarCase, decide, pattern_key, polarity,
 )
 from agents.knowledge.base import KnowledgeBase, UnknownEntry
+from agents.redaction import redact_text
 from agents.knowledge.filters import EntryFilter
 from schemas.feedback import UserFeedback
 from schemas.knowledge import KnowledgeCategory, KnowledgeEntry, KnowledgeFeedback, KnowledgeSource
@@ -89,8 +90,8 @@ def learned_entry(result: DiagnosticResult, key: str, confidence: float, feedbac
     for r in sorted(result.recommendations, key=lambda r: r.priority)[:5]:
         lines.append(f"- fix ({r.risk.value} risk): {r.action}" + (f" — `{r.command}`" if r.command else ""))
     return KnowledgeEntry(
-        id=f"learned:{key}", title=f"{rc.category.value if rc else 'unknown'}: {result.summary.problem}"[:200],
-        content="\n".join(lines), category=KnowledgeCategory.TROUBLESHOOT,
+        id=f"learned:{key}", title=redact_text(f"{rc.category.value if rc else 'unknown'}: {result.summary.problem}"[:200]),
+        content=redact_text("\n".join(lines)), category=KnowledgeCategory.TROUBLESHOOT,
         problem_category=rc.category.value if rc else "",
         tags=["learned"], source=KnowledgeSource(type="feedback", author=feedback.user_id, reference=result.task_id),
         confidence=confidence, cluster_ids=[result.cluster_id] if result.cluster_id else [],
