@@ -327,7 +327,7 @@ def _text_key_starts(text: str, i: int, n: int) -> Iterable[int]:
 
 def _kv_repl(m: re.Match[str]) -> str:
     value = m.group(3)
-    if (not is_sensitive_key(m.group(2)) or value.startswith("[REDACTED")
+    if (not is_sensitive_key(m.group(2)) or value.startswith(("[REDACTED", "<"))  # "<set to the key 'x' in secret 'y'>"
             or value.lower() in _HARMLESS_VALUES):
         return m.group(0)
     return m.group(1) + marker(_kv_kind(m.group(2)))
