@@ -34,8 +34,9 @@ class RulesEngine:
 
     def analyze(self, target: Target, obs: Observations, task: DiagnosticTask) -> DiagnosticResult:
         from agents.rules.analyzer import analyze
+        from agents.rules.engine import build_result
 
-        return analyze(target, obs, task_id=task.id)
+        return build_result(target, analyze(target, obs), [], task.id, task.cluster_id, "analysis_complete")
 
 
 def target_for_task(task: DiagnosticTask) -> Target:

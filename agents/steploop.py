@@ -1,7 +1,7 @@
 """The diagnostic step loop on Kafka: every step is a record, the task's state is a table row.
 
-    tasks.p0..p3 [task_id]  --admission-->  runtime row created, steps opened  --> steps (requested)
-    steps (requested)       --> tool call dispatched to a bounded asyncio task (never awaited inline)
+    tasks.p0..p3 [task_id]  --admission-->  row created, steps opened --> steps (requested) + tool calls
+                            dispatched to bounded asyncio tasks (never awaited inline)
     tool call finishes      --> steps (completed)  --> row updated, next steps opened ... --> reports
     task.commands (cancel, timeout) --> row finishes with a partial report
 
@@ -57,6 +57,10 @@ class StepLoop:
     role: str = "sre"
     sem: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_TOOL_CALLS_IN_FLIGHT))
     running: dict[tuple[str, int], asyncio.Task] = field(default_factory=dict)
+    # When this process first saw a step in flight that it is not running. After a restart the steps
+    # topic may still hold that step's completion; waiting a moment lets it arrive instead of re-running.
+    orphan_seen: dict[tuple[str, int], float] = field(default_factory=dict)
+    resume_grace_seconds: float = 10.0
 
     # -- rows ----------------------------------------------------------------------------------
     def row(self, task_id: str) -> TaskRuntime | None:
@@ -85,9 +89,8 @@ class StepLoop:
 
     async def on_step_event(self, event: StepEvent) -> None:
         if event.kind == "requested":
-            self.dispatch(event.task_id, event.step_number, ToolCall(
-                tool_id=event.step.tool_id, parameters=event.step.input.parameters, reason=event.step.reasoning),
-                event.step.input.context)
+            # The log of what was asked. The call itself was dispatched when the step was opened: acting on
+            # a redelivered request after a crash would run a step again that may already have completed.
             return
         rt = self.row(event.task_id)
         if rt is None:
@@ -115,6 +118,7 @@ class StepLoop:
     async def _apply(self, rt: TaskRuntime, nxt: Next) -> None:
         for step in nxt.dispatch:
             await self.topics["steps"].send(key=rt.task.id.encode(), value=_event(rt.task, step, "requested").to_bytes())
+            self.dispatch(rt.task.id, step.number, step.call, rt.task.cluster_id)
         if nxt.finish is not None or nxt.evidence_exhausted:
             await self._finish(rt, nxt.finish)
 
@@ -187,8 +191,13 @@ class StepLoop:
                 await self.topics["task.commands"].send(key=task_id.encode(), value=cmd.to_bytes())
                 continue
             for step in rt.in_flight():
-                if (task_id, step.number) not in self.running:
+                key = (task_id, step.number)
+                if key in self.running:
+                    continue
+                first_seen = self.orphan_seen.setdefault(key, now)
+                if now - first_seen >= self.resume_grace_seconds:
                     log.info("re-dispatching step %s", step.number, extra={"task_id": task_id})
+                    self.orphan_seen.pop(key, None)
                     self.dispatch(task_id, step.number, step.call, rt.task.cluster_id)
 
 

@@ -13,6 +13,12 @@ import yaml
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from schemas.analytics_settings import AnalyticsSettings
+from schemas.knowledge_settings import KnowledgeSettings
+from schemas.security_settings import SecuritySettings, VaultSettings
+from schemas.sinks_settings import SinksSettings
+from schemas.watch_settings import WatchSettings
+
 
 class KafkaSettings(BaseModel):
     bootstrap: str = "127.0.0.1:9092"  # AETHERIUS_KAFKA__BOOTSTRAP; the local runner sets it for you
@@ -111,6 +117,12 @@ class Settings(BaseSettings):
     tasks: TaskDefaults = Field(default_factory=TaskDefaults)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    watch: WatchSettings = Field(default_factory=WatchSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    vault: VaultSettings | None = None  # optional: without it, clusters are read with their own kubeconfig/dump
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
+    knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
+    sinks: SinksSettings = Field(default_factory=SinksSettings)
     clusters_file: Path | None = None
     # How to read each cluster, by cluster id. AETHERIUS_CLUSTERS='{"prod": {"dump": "/dumps/prod"}}'
     clusters: dict[str, ClusterSource] = Field(default_factory=dict)

@@ -57,6 +57,14 @@ def strip_secret_values(obj: KubeObject) -> KubeObject:
     if kind not in ("Secret", "ConfigMap"):
         return obj
     clean = {k: v for k, v in obj.items() if k not in ("data", "binaryData", "stringData")}
+    # `kubectl apply` keeps the whole object, values included, in this annotation; managedFields can too.
+    metadata = dict(clean.get("metadata") or {})
+    metadata.pop("managedFields", None)
+    annotations = {k: v for k, v in (metadata.get("annotations") or {}).items()
+                   if k != "kubectl.kubernetes.io/last-applied-configuration"}
+    if "annotations" in metadata:
+        metadata["annotations"] = annotations
+    clean["metadata"] = metadata
     keys: list[str] = []
     for field in ("data", "binaryData", "stringData"):
         keys.extend(sorted((obj.get(field) or {}).keys()))

@@ -1,0 +1,137 @@
+"""Pipeline throughput: raw alerts -> tasks through the real worker, next to a no-op Faust agent on the
+same broker in the same run (issue target: pipeline >= 50% of the no-op rate).
+
+Both consume a backlog that is produced before they start, so start-up time is not counted: the rate
+is records / (time of the last output - time of the first). Prints a table.
+
+    python benchmarks/bench_pipeline.py [--alerts 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from aetherius.localkafka import free_port, kafka_bootstrap  # noqa: E402
+from schemas.alertmanager import Alert, RawAlert  # noqa: E402
+from schemas.settings import KafkaSettings  # noqa: E402
+from streams.admin import ensure_topics  # noqa: E402
+from streams.fingerprint import labels_fingerprint  # noqa: E402
+from tests.kafkautil import produce  # noqa: E402
+
+PARTITIONS = 4
+
+
+def alerts(n: int) -> list[tuple[bytes, bytes]]:
+    out = []
+    for i in range(n):
+        labels = {"alertname": f"Bench{i % 50}", "pod": f"pod-{i}", "namespace": f"ns{i % 7}",
+                  "cluster_id": f"c{i % 5}", "severity": ("critical", "warning", "info")[i % 3]}
+        fp = labels_fingerprint(labels)
+        out.append((fp.encode(), RawAlert(fingerprint=fp, alert=Alert(labels=labels)).to_bytes()))
+    return out
+
+
+async def consume_timestamps(bootstrap: str, topic: str, want: int, timeout: float,
+                             accept=lambda v: True) -> list[float]:
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                group_id=f"bench-{uuid.uuid4().hex[:6]}")
+    await consumer.start()
+    stamps: list[float] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(stamps) < want and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for msgs in batch.values():
+                stamps += [m.timestamp / 1000 for m in msgs if accept(m.value)]
+    finally:
+        await consumer.stop()
+    return stamps
+
+
+def run_noop(bootstrap: str, n: int, records) -> float:
+    topic = f"bench-noop-{uuid.uuid4().hex[:6]}"
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    async def create():
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
+        await admin.close()
+
+    asyncio.run(create())
+    asyncio.run(produce(bootstrap, topic, records))
+    env = {**os.environ, "BENCH_N": str(n), "BENCH_APP_ID": topic, "BENCH_BOOTSTRAP": bootstrap,
+           "BENCH_TOPIC": topic, "BENCH_PARTITIONS": str(PARTITIONS), "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "faust", "-A", "benchmarks.noop_agent", "worker", "-l", "warn",
+                             "--without-web"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            cwd=REPO, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        for line in proc.stdout:  # type: ignore[union-attr]
+            if b"NOOP " in line:  # faust routes print() through its logger, so the line has a prefix
+                first, last = map(float, line.split(b"NOOP ", 1)[1].split()[:2])
+                return n / max(last - first, 1e-6)
+            if time.monotonic() > deadline:
+                break
+        raise RuntimeError("no-op agent did not finish")
+    finally:
+        os.killpg(proc.pid, 9)
+
+
+def run_pipeline(bootstrap: str, n: int, records, work: Path) -> tuple[float, float]:
+    prefix = f"bench{uuid.uuid4().hex[:6]}"
+    asyncio.run(ensure_topics(KafkaSettings(bootstrap=bootstrap, topic_prefix=prefix, partitions=PARTITIONS)))
+    asyncio.run(produce(bootstrap, f"{prefix}.alerts.raw", records))
+    env = {**os.environ, "AETHERIUS_KAFKA__BOOTSTRAP": bootstrap, "AETHERIUS_KAFKA__TOPIC_PREFIX": prefix,
+           "AETHERIUS_KAFKA__PARTITIONS": str(PARTITIONS), "AETHERIUS_WORKER__APP_ID": prefix,
+           "AETHERIUS_WORKER__PORT": str(free_port()), "AETHERIUS_WORKER__DATA_DIR": str(work / prefix),
+           "AETHERIUS_WORKER__STEP_LOOP": "false", "AETHERIUS_LOG_LEVEL": "WARNING",
+           "AETHERIUS_PIPELINE__QUEUE_LIMIT": str(10 * n), "AETHERIUS_PIPELINE__TOTAL_LIMIT": "0"}
+    proc = subprocess.Popen([sys.executable, "-m", "aetherius.cli", "worker"], env=env, cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        signals = asyncio.run(consume_timestamps(bootstrap, f"{prefix}.signals", n, 300))
+        tasks = asyncio.run(consume_timestamps(bootstrap, f"{prefix}.task.state", n, 300,
+                                               accept=lambda v: b'"status":"pending"' in v))
+    finally:
+        os.killpg(proc.pid, 9)
+    if len(tasks) < n or len(signals) < n:
+        raise RuntimeError(f"pipeline produced {len(signals)} signals and {len(tasks)} tasks of {n}")
+    return n / (max(signals) - min(signals)), n / (max(tasks) - min(tasks))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--alerts", type=int, default=5000)
+    args = parser.parse_args()
+    n = args.alerts
+    records = alerts(n)
+    with tempfile.TemporaryDirectory() as tmp, kafka_bootstrap(lambda m: print(m, file=sys.stderr)) as bootstrap:
+        noop = run_noop(bootstrap, n, records)
+        signal_rate, task_rate = run_pipeline(bootstrap, n, records, Path(tmp))
+    rows = [("no-op Faust agent (consume only)", noop, 1.0),
+            ("pipeline: raw alert -> signal (normalize+dedup)", signal_rate, signal_rate / noop),
+            ("pipeline: raw alert -> task (end to end, 3 hops)", task_rate, task_rate / noop)]
+    print(f"\n{n} distinct alerts, {PARTITIONS} partitions, one worker, one broker on this machine\n")
+    print(f"{'stage':52} {'records/s':>10} {'vs no-op':>9}")
+    for name, rate, ratio in rows:
+        print(f"{name:52} {rate:10.0f} {ratio:8.0%}")
+    print(json.dumps({"noop": round(noop), "signals": round(signal_rate), "tasks": round(task_rate)}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Install everything Aetherius needs on a fresh machine of this kind, idempotently:
+# a Python 3.11 venv in .venv with pinned deps, the Kafka jars (Maven Central), and the Debian
+# packages the end-to-end tests use (Prometheus' promtool, Alertmanager). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+if [ ! -x .venv/bin/python ]; then
+  step "creating .venv ($($PY --version))"
+  "$PY" -m venv .venv
+fi
+PIP=".venv/bin/pip"
+stamp=".venv/.aetherius-deps"
+want="$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  # torch first, pinned: anything that pulls torch later must find it installed, or pip fetches a CUDA build.
+  step "installing Python dependencies (first run downloads ~1 GB)"
+  "$PIP" install -q "torch==2.13.0" -c constraints.txt
+  "$PIP" install -q -c constraints.txt -e '.[test,kb]'
+  "$PIP" check >/dev/null
+  echo "$want" > "$stamp"
+fi
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  need=()
+  command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+  command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+  command -v mvn >/dev/null 2>&1 || need+=(maven)
+  command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
+  if [ ${#need[@]} -gt 0 ]; then
+    step "installing Debian packages: ${need[*]}"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    # Debian starts the services it installs; we start our own on free ports, so stop theirs.
+    for svc in prometheus prometheus-alertmanager prometheus-node-exporter; do
+      (service "$svc" stop || systemctl stop "$svc") >/dev/null 2>&1 || true
+    done
+  fi
+fi
+
+step "fetching Kafka jars (cached after the first run)"
+.venv/bin/python -c "from aetherius.localkafka import ensure_jars; ensure_jars(print)"

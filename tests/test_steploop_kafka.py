@@ -1,0 +1,97 @@
+"""The step loop on the real broker: 100 tasks diagnosed by the rule engine over ten clusters (each a
+cluster-info dump); the worker is killed with SIGKILL mid-run and restarted; afterwards every task has
+exactly one report, with the category its cluster's fault calls for, and no completed step ran twice."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+
+import pytest
+
+from schemas.alertmanager import Alert, RawAlert
+from streams.fingerprint import labels_fingerprint
+from tests.dumpkit import DumpBuilder
+from tests.kafkautil import produce, read_all, run
+from tests.test_rules_categories import SCENARIOS
+from tests.workerproc import WorkerProcess, wait_for
+
+pytestmark = pytest.mark.kafka
+PICKED = ["oom-deployment", "crash-panic", "crash-init", "oom-sidecar"]
+CLUSTERS = 10
+TASKS = 100
+
+
+@pytest.fixture
+def clusters(tmp_path):
+    """cluster id -> (dump dir, alert labels, expected category), cycling through a few scenarios."""
+    by_id = {s[0]: s for s in SCENARIOS}
+    out = {}
+    for i in range(CLUSTERS):
+        sid, scenario, category, *_ = by_id[PICKED[i % len(PICKED)]]
+        builder = DumpBuilder(tmp_path / f"dump-{i}")
+        labels = scenario(builder)
+        builder.write()
+        labels.pop("alertname", None)
+        out[f"c{i}"] = (builder.root, labels, category.value)
+    return out
+
+
+def alerts(clusters) -> list[tuple[bytes, bytes]]:
+    records = []
+    for n in range(TASKS):
+        cluster = f"c{n % CLUSTERS}"
+        labels = {**clusters[cluster][1], "alertname": f"Probe{n}", "cluster_id": cluster, "severity": "warning"}
+        fp = labels_fingerprint(labels)
+        records.append((fp.encode(), RawAlert(fingerprint=fp, alert=Alert(labels=labels)).to_bytes()))
+    return records
+
+
+def test_hundred_tasks_survive_a_kill_and_get_one_report_each(kafka_bootstrap, topic_prefix, tmp_path, clusters):
+    env = {
+        "AETHERIUS_CLUSTERS": json.dumps({c: {"dump": str(d)} for c, (d, _l, _cat) in clusters.items()}),
+        "AETHERIUS_PIPELINE__QUEUE_LIMIT": "100000",
+        "AETHERIUS_PIPELINE__TOTAL_LIMIT": "1000",
+        "AETHERIUS_PIPELINE__PER_CLUSTER_LIMIT": "1000",
+        "AETHERIUS_PIPELINE__RUNNING_LIMITS": json.dumps({"P1": 1000, "P2": 1000, "P3": 1000}),
+    }
+    reports_topic = f"{topic_prefix}.reports"
+    worker = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path, env_extra=env).start()
+    try:
+        run(produce(kafka_bootstrap, f"{topic_prefix}.alerts.raw", alerts(clusters)))
+        wait_for(lambda: len(run(read_all(kafka_bootstrap, reports_topic))) >= 10, what="the first reports",
+                 interval=0.2, timeout=120)
+    finally:
+        worker.stop(kill=True)  # SIGKILL mid-run: steps in flight, reports half done
+    reported_before = len(run(read_all(kafka_bootstrap, reports_topic)))
+    restarted = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path, env_extra=env).start()
+    try:
+        def all_reported():
+            recs = run(read_all(kafka_bootstrap, reports_topic))
+            return recs if len({k for k, _ in recs}) >= TASKS else None
+
+        reports = wait_for(all_reported, what="a report for every task", timeout=240, interval=1.0)
+        tasks = wait_for(lambda: (lambda b: b["tasks"] if sum(t["status"] == "completed" for t in b["tasks"]) == TASKS
+                                  else None)(restarted.get("/api/v1/tasks?limit=1000")[1]),
+                         what="every task completed in the view", timeout=120)
+    finally:
+        restarted.stop(kill=True)
+
+    assert reported_before < TASKS, "the kill came too late to test anything: lower the wait"
+    per_task = Counter(k for k, _ in reports)
+    assert len(per_task) == TASKS and set(per_task.values()) == {1}, per_task.most_common(3)
+    expected = {t["id"]: clusters[t["cluster_id"]][2] for t in tasks}
+    for key, value in reports:
+        result = json.loads(value)
+        assert result["root_cause"]["category"] == expected[key.decode()], result["summary"]
+        assert result["steps"] and result["engine"] == "rules"
+
+    # Every step number of a task completed once: a kill does not make a completed step run again.
+    completions = defaultdict(int)
+    for key, value in run(read_all(kafka_bootstrap, f"{topic_prefix}.steps")):
+        event = json.loads(value)
+        if event["kind"] == "completed":
+            completions[(event["task_id"], event["step_number"])] += 1
+    reported_steps = {(json.loads(v)["task_id"], s["step_number"]) for _, v in reports for s in json.loads(v)["steps"]}
+    assert reported_steps == set(completions)
+    assert max(completions.values()) == 1, [k for k, n in completions.items() if n > 1][:5]
