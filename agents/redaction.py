@@ -299,7 +299,7 @@ _JSON_KV = re.compile(r"(" + _Q + r"(" + _KEY_WORDS + r")" + _Q + r"\s*:\s*" + _
                       re.IGNORECASE)
 # The key starts a word (or follows a JSON-escaped \n); the value stops at quotes, separators and
 # JSON escapes, so a redacted value never swallows the backslash of an escaped closing quote.
-_TEXT_KV = re.compile(r"(?:(?<![A-Za-z0-9_.\"\\-])|(?<=\\[nrt]))((" + _KEY_WORDS + r")\\?[\"']?[ \t]*(?:=|:(?!//))"
+_TEXT_KV = re.compile(r"(?:(?<![A-Za-z0-9_.\"\\-])|(?<=\\[nrt])|(?<=\")(?=" + _KEY_WORDS + r"=))((" + _KEY_WORDS + r")\\?[\"']?[ \t]*(?:=|:(?!//))"
                       r"[ \t]*\\?[\"']?)((?:[^\s\"',;&}\]\\]|\\(?![\"'\\nrt]))+)", re.IGNORECASE)
 _KV_TRIGGERS = ("pass", "pwd", "secret", "token", "key", "credential", "auth")
 _KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
