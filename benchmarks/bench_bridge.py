@@ -213,7 +213,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=500.0, help="requests/s in the fixed-rate scenarios")
     parser.add_argument("--compression", default="none", help="comma list of none|lz4 (lz4 needs cramjam)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per config; the table shows medians")
-    parser.add_argument("--linger", default="2", help="comma list of producer linger_ms values")
+    parser.add_argument("--linger", default="0", help="comma list of producer linger_ms values")
     parser.add_argument("--drive", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.drive:

@@ -98,6 +98,18 @@ def test_parse_names_the_missing_alertname_by_index() -> None:
     assert (err.value.status, err.value.field) == (400, "alerts[2].labels.alertname")
 
 
+def test_one_alert_too_big_for_the_broker_refuses_the_whole_payload() -> None:
+    from schemas.base import utcnow
+    from streams.webhook import alertmanager_records
+
+    parsed = parse_alertmanager(json.dumps(payload(alert(pod="a"), alert(pod="b", blob="x" * 3000))).encode())
+    records = alertmanager_records(parsed, "p.alerts.raw", 4000, utcnow())
+    assert [r.key.decode() for r in records] == [labels_fingerprint(a.labels) for a in parsed.alerts]
+    with pytest.raises(Rejection) as err:
+        alertmanager_records(parsed, "p.alerts.raw", 2000, utcnow())
+    assert (err.value.status, err.value.field) == (413, "alerts[1]")
+
+
 def test_authorized_accepts_bearer_or_basic_and_nothing_else() -> None:
     basic = "Basic " + base64.b64encode(b"am:pw").decode()
     assert authorized(None, WebhookSettings())  # open when nothing is configured
