@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from schemas.analytics_settings import AnalyticsSettings
+from schemas.gateway_settings import GatewaySettings
 from schemas.knowledge_settings import KnowledgeSettings
 from schemas.security_settings import SecuritySettings, VaultSettings
 from schemas.sinks_settings import SinksSettings
@@ -123,6 +124,7 @@ class Settings(BaseSettings):
     analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     sinks: SinksSettings = Field(default_factory=SinksSettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     clusters_file: Path | None = None
     # How to read each cluster, by cluster id. AETHERIUS_CLUSTERS='{"prod": {"dump": "/dumps/prod"}}'
     clusters: dict[str, ClusterSource] = Field(default_factory=dict)
