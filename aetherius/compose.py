@@ -7,7 +7,6 @@ import logging
 import faust
 
 from agents.tools.types import ToolExecutor
-from schemas.audit import AuditEvent
 from schemas.settings import Settings
 from streams.app import Topics
 from streams.pipeline import Pipeline
@@ -31,13 +30,6 @@ def tool_executor(settings: Settings, readers, audit_sink) -> ToolExecutor:
     return RoutedExecutor(local, remote) if remote else local
 
 
-def audit_publisher(topics: Topics):
-    async def publish(event: AuditEvent) -> None:
-        await topics["audit"].send(key=event.id.encode(), value=event.to_bytes())
-
-    return publish
-
-
 def step_loop_extension(settings: Settings) -> Extension:
     def extend(app: faust.App, topics: Topics, settings: Settings, pipe: Pipeline) -> None:
         from aetherius.readers import Readers
@@ -45,7 +37,7 @@ def step_loop_extension(settings: Settings) -> Extension:
         from agents.steploop import register_step_loop
 
         readers = Readers(settings.clusters)
-        executor = tool_executor(settings, readers, audit_publisher(topics))
+        executor = tool_executor(settings, readers, topics.audit_sink())
         register_step_loop(app, topics, settings, pipe, engine=RulesEngine(), executor=executor)
 
         @app.task

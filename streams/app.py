@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import faust
 
+from schemas.audit import AuditEvent
 from schemas.settings import Settings
 from schemas.signal import Priority
 from schemas.topics import CATALOGUE, task_topic, topic_name
@@ -29,6 +30,15 @@ class Topics:
 
     def task(self, priority: Priority) -> faust.TopicT:
         return self.by_name[task_topic(priority)]
+
+    def audit_sink(self) -> Callable[[AuditEvent], Awaitable[None]]:
+        """An async callable that puts an AuditEvent on the audit topic (what every audit_sink= wants)."""
+        topic = self.by_name["audit"]
+
+        async def publish(event: AuditEvent) -> None:
+            await topic.send(key=event.id.encode(), value=event.to_bytes())
+
+        return publish
 
 
 def create_app(settings: Settings, *, web: bool = True, **overrides: Any) -> tuple[faust.App, Topics]:

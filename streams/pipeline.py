@@ -136,8 +136,7 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
     )
     deadletters = topics["deadletter"]
 
-    async def audit(event: AuditEvent) -> None:
-        await topics["audit"].send(key=event.id.encode(), value=event.to_bytes())
+    audit = topics.audit_sink()
 
     # -- 1. normalize + dedup -------------------------------------------------------------------
     async def on_input(event: faust.EventT) -> None:
