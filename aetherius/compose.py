@@ -52,3 +52,84 @@ def step_loop_extension(settings: Settings) -> Extension:
 
 def worker_extensions(settings: Settings) -> tuple[Extension, ...]:
     return (step_loop_extension(settings),) if settings.worker.step_loop else ()
+
+
+def run_sink(settings: Settings) -> int:
+    """The sink role: reports to Slack/Teams/webhooks, every history topic to ClickHouse, and the analytics
+    API. In the embedded default this process is the one owner of the chdb data dir (see
+    sinks/clickhouse/README.md): everything else asks its API."""
+    import asyncio
+
+    from aiohttp import web
+
+    from aetherius.http.auth import security_middlewares
+    from aetherius.logging import setup_logging
+    from sinks.clickhouse.api import add_routes
+    from sinks.clickhouse.sink import open_analytics, register as register_clickhouse
+    from sinks.routing import register as register_reports
+    from streams.admin import ensure_topics
+    from streams.app import create_app
+
+    setup_logging(settings.log_level)
+    asyncio.run(ensure_topics(settings.kafka))
+    role = settings.model_copy(update={"worker": settings.worker.model_copy(
+        update={"app_id": f"{settings.worker.app_id}-sink"})})
+    app, topics = create_app(role, web=False)
+    store = open_analytics(settings)
+    register_clickhouse(app, settings, store)
+    register_reports(app, settings)
+
+    web_app = web.Application(middlewares=security_middlewares(settings.security, topics.audit_sink(), settings.webhook),
+                              client_max_size=1024 * 1024)
+    add_routes(web_app, store, settings)
+    add_health_routes(web_app, ready=lambda: app.consumer is not None and bool(app.consumer.assignment()))
+    serve_http(app, web_app, settings.analytics.api_host, settings.analytics.api_port)
+    return _run_faust(app, settings)
+
+
+def add_health_routes(web_app, ready) -> None:
+    """/health/live, /health/ready and /metrics: public on every role (the auth middleware lets them through)."""
+    from aiohttp import web
+
+    from aetherius.metrics import exposition
+
+    async def live(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def is_ready(_request: web.Request) -> web.Response:
+        ok = bool(ready())
+        return web.json_response({"status": "ready" if ok else "starting"}, status=200 if ok else 503)
+
+    async def metrics(_request: web.Request) -> web.Response:
+        body, content_type = exposition()
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    web_app.router.add_get("/health/live", live)
+    web_app.router.add_get("/health/ready", is_ready)
+    web_app.router.add_get("/metrics", metrics)
+
+
+def serve_http(app: faust.App, web_app, host: str, port: int) -> None:
+    """Run an aiohttp app inside the Faust worker's loop for the worker's lifetime."""
+    from aiohttp import web
+
+    @app.service
+    class HttpServer(faust.Service):  # type: ignore[misc]
+        runner: web.AppRunner | None = None
+
+        async def on_start(self) -> None:
+            self.runner = web.AppRunner(web_app, access_log=None)
+            await self.runner.setup()
+            await web.TCPSite(self.runner, host, port).start()
+            log.info("serving HTTP on %s:%s", host, port)
+
+        async def on_stop(self) -> None:
+            if self.runner is not None:
+                await self.runner.cleanup()
+
+
+def _run_faust(app: faust.App, settings: Settings) -> int:
+    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False,
+                          override_logging=False)
+    worker.execute_from_commandline()
+    return 0
