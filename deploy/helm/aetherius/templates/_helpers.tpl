@@ -1,0 +1,142 @@
+{{/* Names, labels, the image, and the Settings document every role reads. */}}
+
+{{- define "aetherius.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "aetherius.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The roles this chart knows, in a fixed order. */}}
+{{- define "aetherius.roles" -}}
+webhook worker watch sink gateway
+{{- end -}}
+
+{{- define "aetherius.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/name: {{ include "aetherius.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: aetherius
+{{- end -}}
+
+{{/* Selector labels of one role: include with (dict "ctx" $ "role" "worker"). */}}
+{{- define "aetherius.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "aetherius.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .role }}
+{{- end -}}
+
+{{- define "aetherius.releaseSelector" -}}
+app.kubernetes.io/name: {{ include "aetherius.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "aetherius.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "aetherius.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "aetherius.secretName" -}}
+{{- default (printf "%s-secrets" (include "aetherius.fullname" .)) .Values.secrets.existingSecret -}}
+{{- end -}}
+
+{{/* registry/repository:tag for a role: (dict "ctx" $ "role" "worker"). */}}
+{{- define "aetherius.image" -}}
+{{- $v := index .ctx.Values .role -}}
+{{- $repo := default .ctx.Values.image.repository $v.image.repository -}}
+{{- $tag := default .ctx.Chart.AppVersion .ctx.Values.global.imageTag -}}
+{{- if .ctx.Values.global.imageRegistry -}}
+{{- printf "%s/%s:%s" (trimSuffix "/" .ctx.Values.global.imageRegistry) $repo $tag -}}
+{{- else -}}
+{{- printf "%s:%s" $repo $tag -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Cluster id -> ClusterSource for the worker: this cluster through the ServiceAccount, others by kubeconfig. */}}
+{{- define "aetherius.clusters" -}}
+{{- $clusters := dict .Values.clusterId (dict) -}}
+{{- range .Values.watch.clusters -}}
+{{- if .kubeconfig -}}
+{{- $src := dict "kubeconfig" (printf "/etc/aetherius/kubeconfigs/%s" .kubeconfig) -}}
+{{- if .context -}}{{- $_ := set $src "context" .context -}}{{- end -}}
+{{- $_ := set $clusters .id $src -}}
+{{- else -}}
+{{- $_ := set $clusters .id (dict) -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $clusters -}}
+{{- end -}}
+
+{{/* The Settings document: `config` from values, overridden by what the chart derives (so ports, hosts and
+     endpoints always agree with the Services and probes it renders). */}}
+{{- define "aetherius.settings" -}}
+{{- $derived := dict
+  "kafka" (dict "bootstrap" (required "kafka.bootstrap is required" .Values.kafka.bootstrap)
+                "topic_prefix" .Values.kafka.topicPrefix
+                "partitions" (int .Values.kafka.partitions)
+                "replication_factor" (int .Values.kafka.replicationFactor))
+  "webhook" (dict "host" "0.0.0.0" "port" (int .Values.webhook.service.port))
+  "worker" (dict "host" "0.0.0.0" "port" (int .Values.worker.service.port) "data_dir" "/app/var/worker")
+  "analytics" (dict "api_host" "0.0.0.0" "api_port" (int .Values.sink.service.port) "chdb_path" "/app/var/clickhouse")
+  "pipeline" (dict "default_cluster" .Values.clusterId)
+  "clusters" (include "aetherius.clusters" . | fromYaml)
+-}}
+{{- $knowledge := dict "path" "/app/var/knowledge" "collection" .Values.qdrant.collection
+  "api_url" (printf "http://%s-worker:%d" (include "aetherius.fullname" .) (int .Values.worker.service.port)) -}}
+{{- if .Values.qdrant.url -}}
+{{- $_ := set $knowledge "engine" "server" -}}
+{{- $_ := set $knowledge "url" .Values.qdrant.url -}}
+{{- else -}}
+{{- $_ := set $knowledge "engine" "local" -}}
+{{- end -}}
+{{- $_ := set $derived "knowledge" $knowledge -}}
+{{- $settings := mergeOverwrite (deepCopy (default (dict) .Values.config)) $derived -}}
+{{- toYaml $settings -}}
+{{- end -}}
+
+{{/* env entries from the Secret, each optional: (dict "ctx" $ "keys" (list "webhook-token" ...)). */}}
+{{- define "aetherius.secretEnv" -}}
+{{- $map := dict
+  "webhook-token" "AETHERIUS_WEBHOOK__BEARER_TOKEN"
+  "openai-api-key" "OPENAI_API_KEY"
+  "openai-base-url" "OPENAI_BASE_URL"
+  "clickhouse-url" "AETHERIUS_ANALYTICS__CLICKHOUSE_URL"
+  "qdrant-api-key" "AETHERIUS_KNOWLEDGE__API_KEY"
+  "vault-token" "AETHERIUS_VAULT__TOKEN"
+  "gateway-token" "AETHERIUS_GATEWAY_TOKEN"
+  "api-keys" "AETHERIUS_SECURITY__API_KEYS"
+  "sink-destinations" "AETHERIUS_SINKS__DESTINATIONS"
+  "slack-signing-secret" "AETHERIUS_SINKS__SLACK_SIGNING_SECRET"
+-}}
+{{- $secret := include "aetherius.secretName" .ctx -}}
+{{- range .keys }}
+- name: {{ index $map . }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ . }}
+      optional: {{ ne . "gateway-token" }}
+{{- end }}
+{{- end -}}
+
+{{/* The Secret keys each role reads (least privilege: a role never sees a key it does not use). */}}
+{{- define "aetherius.roleSecretKeys" -}}
+{{- $keys := dict
+  "webhook" (list "webhook-token" "api-keys")
+  "worker" (list "openai-api-key" "openai-base-url" "qdrant-api-key" "vault-token" "api-keys" "clickhouse-url")
+  "watch" (list "vault-token")
+  "sink" (list "clickhouse-url" "sink-destinations" "slack-signing-secret" "api-keys")
+  "gateway" (list "gateway-token" "vault-token")
+-}}
+{{- index $keys . | toJson -}}
+{{- end -}}
