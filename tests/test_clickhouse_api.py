@@ -15,6 +15,7 @@ from schemas.audit import CostRecord
 from schemas.settings import Settings
 from sinks.clickhouse import migrations, params, queries
 from sinks.clickhouse.sink import ClickHouseSink
+from aetherius.http.auth import generate_api_key, hash_api_key, security_middlewares
 from sinks.clickhouse.api import add_routes
 from sinks.clickhouse.store import AsyncStore, open_store
 from sinks.clickhouse.synthetic import records
@@ -44,11 +45,18 @@ def seeded():
     astore.close()
 
 
-def _call(astore, path: str) -> tuple[int, dict]:
-    settings = Settings()
+KEY = generate_api_key()
+
+
+def _call(astore, path: str, key: str | None = KEY) -> tuple[int, dict]:
+    """Through the real auth middleware, as the sink role serves it, with an auditor-free admin key."""
+    settings = Settings(security={"api_keys": [{"name": "t", "role": "admin", "hash": hash_api_key(KEY)}]})
+
+    async def audit(_event) -> None:
+        return None
 
     async def go():
-        app = web.Application()
+        app = web.Application(middlewares=security_middlewares(settings.security, audit, settings.webhook))
         add_routes(app, astore, settings, clock=lambda: NOW)
         runner = web.AppRunner(app)
         await runner.setup()
@@ -57,7 +65,8 @@ def _call(astore, path: str) -> tuple[int, dict]:
         port = site._server.sockets[0].getsockname()[1]
         try:
             async with aiohttp.ClientSession() as http:
-                async with http.get(f"http://127.0.0.1:{port}{path}") as resp:
+                headers = {"X-API-Key": key} if key else {}
+                async with http.get(f"http://127.0.0.1:{port}{path}", headers=headers) as resp:
                     return resp.status, await resp.json()
         finally:
             await runner.cleanup()
@@ -167,3 +176,9 @@ def test_analytics_settings_defaults_are_sane() -> None:
     a = AnalyticsSettings()
     assert a.api_port == 8081 and a.history_retention_days == 365 and a.audit_retention_days == 365
     assert SimpleNamespace(analytics=a).analytics.chdb_path.name == "clickhouse"
+
+
+def test_every_analytics_route_needs_credentials(seeded) -> None:
+    for path in ("/api/v1/costs", "/api/v1/budget", "/api/v1/history", "/api/v1/stats"):
+        assert _call(seeded, path, key=None)[0] == 401
+        assert _call(seeded, path, key="aek_wrong")[0] == 401

@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 from aiohttp import web
 
+from aetherius.http.rbac import require
+
 from sinks.clickhouse import metrics, params, service
 from sinks.clickhouse.store import AsyncStore, Store
 
@@ -59,7 +61,8 @@ def add_routes(app: web.Application, store: AsyncStore | Store, settings: Any,
     async def stats(request: web.Request) -> web.Response:
         return await answer("stats", request, lambda qs, now: (params.parse_stats(qs, now),), service.stats_report)
 
-    app.router.add_get("/api/v1/costs", costs)
-    app.router.add_get("/api/v1/budget", budget)
-    app.router.add_get("/api/v1/history", history)
-    app.router.add_get("/api/v1/stats", stats)
+    # The permission marks are what the auth middleware enforces (deny by default without one).
+    app.router.add_get("/api/v1/costs", require("costs:read")(costs))
+    app.router.add_get("/api/v1/budget", require("costs:read")(budget))
+    app.router.add_get("/api/v1/history", require("history:read")(history))
+    app.router.add_get("/api/v1/stats", require("history:read")(stats))

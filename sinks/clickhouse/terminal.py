@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -24,6 +25,8 @@ def add_source_args(p: argparse.ArgumentParser) -> None:
     src.add_argument("--chdb-path", help="open an embedded store directly (only when no sink process owns it)")
     src.add_argument("--clickhouse-url", help="query a ClickHouse server directly: clickhouse://user:pass@host:8123/db")
     p.add_argument("--json", action="store_true", help="print the raw JSON answer")
+    p.add_argument("--api-key", default=os.environ.get("AETHERIUS_API_KEY"),
+                   help="API key for --api (default: $AETHERIUS_API_KEY); needs costs:read / history:read")
 
 
 def fetch(args: argparse.Namespace, path: str, query: dict[str, str],
@@ -44,7 +47,8 @@ def fetch(args: argparse.Namespace, path: str, query: dict[str, str],
             store.close()
     url = f"{args.api.rstrip('/')}{path}?{urllib.parse.urlencode(query)}"
     try:
-        with urllib.request.urlopen(url, timeout=30) as resp:
+        request = urllib.request.Request(url, headers={"X-API-Key": args.api_key} if args.api_key else {})
+        with urllib.request.urlopen(request, timeout=30) as resp:
             return json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         try:
