@@ -15,6 +15,7 @@ from aetherius.cli import main
 from schemas.analytics_settings import AnalyticsSettings
 from schemas.settings import Settings
 from sinks.clickhouse import migrations
+from aetherius.http.auth import generate_api_key, hash_api_key, security_middlewares
 from sinks.clickhouse.api import add_routes
 from sinks.clickhouse.sink import ClickHouseSink
 from sinks.clickhouse.store import AsyncStore, open_store
@@ -71,29 +72,37 @@ def test_bad_input_is_one_line_and_exit_2(disk_store: Path) -> None:
 def test_through_the_api_of_the_process_that_owns_the_store() -> None:
     astore = _seed("chdb://memory")
 
+    key = generate_api_key()
+    settings = Settings(security={"api_keys": [{"name": "cli", "role": "sre", "hash": hash_api_key(key)}]})
+
+    async def audit(_event) -> None:
+        return None
+
     async def go():
-        app = web.Application()
-        add_routes(app, astore, Settings())
+        app = web.Application(middlewares=security_middlewares(settings.security, audit, settings.webhook))
+        add_routes(app, astore, settings)
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         api = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
         try:
-            ok = await asyncio.to_thread(_run, ["costs", "--api", api, "--group-by", "cluster"])
-            stats = await asyncio.to_thread(_run, ["stats", "--api", api, "--json"])
-            bad = await asyncio.to_thread(_run, ["stats", "--api", api, "--top", "1000"])
-            return ok, stats, bad
+            ok = await asyncio.to_thread(_run, ["costs", "--api", api, "--api-key", key, "--group-by", "cluster"])
+            stats = await asyncio.to_thread(_run, ["stats", "--api", api, "--api-key", key, "--json"])
+            bad = await asyncio.to_thread(_run, ["stats", "--api", api, "--api-key", key, "--top", "1000"])
+            anonymous = await asyncio.to_thread(_run, ["stats", "--api", api])
+            return ok, stats, bad, anonymous
         finally:
             await runner.cleanup()
 
     try:
-        ok, stats, bad = asyncio.run(go())
+        ok, stats, bad, anonymous = asyncio.run(go())
     finally:
         astore.close()
     assert ok[0] == 0 and "prod-" in ok[1] and "Budget" in ok[1]
     assert stats[0] == 0 and '"by_status"' in stats[1]
     assert bad[0] == 2 and "top" in bad[2]
+    assert anonymous[0] == 2 and "credentials" in anonymous[2]
 
 
 def test_an_unreachable_api_is_a_clear_error() -> None:
