@@ -211,20 +211,25 @@ class Demo:
 
         return list(asyncio.run(read()).values())
 
-    def analytics(self, path: str, timeout: float = 30.0) -> dict[str, Any]:
-        """Ask the sink's API, waiting for its batch to land (it writes within a second or so)."""
+    def analytics(self, path: str, ready: Callable[[dict[str, Any]], bool] = lambda _b: True,
+                  timeout: float = 30.0) -> dict[str, Any]:
+        """Ask the sink's API, waiting until `ready(answer)`: the sink writes in batches, a second or so behind."""
         deadline = time.monotonic() + timeout
         while True:
             status, body = self.http("GET", self.roles["sink"], path)
             if status != 200:
                 raise DemoError(f"analytics API {path} answered {status}: {body}")
-            if time.monotonic() > deadline or _has_rows(body):
+            if ready(body) or time.monotonic() > deadline:
                 return body
             time.sleep(0.5)
 
 
-def _has_rows(body: dict[str, Any]) -> bool:
-    return bool(body.get("by_status") or body.get("rows") or body.get("items"))
+def _all_landed(count: int) -> Callable[[dict[str, Any]], bool]:
+    def ready(stats: dict[str, Any]) -> bool:
+        done = sum(int(r.get("tasks") or 0) for r in stats.get("by_status", []) if r.get("status") == "completed")
+        reported = sum(int(r.get("reports") or 0) for r in stats.get("by_category", []))
+        return done >= count and reported >= count
+    return ready
 
 
 def print_tasks(tasks: list[dict[str, Any]], out=sys.stdout) -> None:
@@ -267,10 +272,11 @@ def run_demo(once: bool, work_dir: Path | None = None, out=sys.stdout) -> int:
         for result in reports:
             print(render_markdown(result), file=out)
             print("-" * 100, file=out)
-        stats = demo.analytics("/api/v1/stats")
+        stats = demo.analytics("/api/v1/stats", ready=_all_landed(len(tasks)))
         costs = demo.analytics("/api/v1/costs?group_by=model")
-        print(table(stats.get("by_category", []), ["category", "count"], title="Stats: root causes"), file=out)
-        print(table(stats.get("by_status", []), ["status", "count"], title="Stats: task status"), file=out)
+        print(table(stats.get("by_category", []), ["category", "reports", "avg_confidence"],
+                    title="Stats: root causes (from ClickHouse)"), file=out)
+        print(table(stats.get("by_status", []), ["status", "tasks"], title="Stats: task status"), file=out)
         print(table(costs.get("rows", []) or [costs.get("totals", {})], ["model", "tokens", "cost_usd"],
                     title="Costs (the rule engine is free; set OPENAI_API_KEY to use an LLM)"), file=out)
         progress(f"done: {len(reports)} reports. Logs and data: {work_dir}")
