@@ -137,9 +137,9 @@ def bench_embedding() -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
     ap.add_argument("--queries", type=int, default=200)
-    ap.add_argument("--engines", nargs="+", default=["local", "edge"])
+    ap.add_argument("--engines", nargs="*", default=["local", "edge"])
     ap.add_argument("--skip-embedding", action="store_true")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-kb-"))
