@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from pathlib import Path
 
@@ -141,3 +142,27 @@ def test_record_live_stops_at_max_and_replay_keeps_own_topic(kafka_bootstrap: st
     assert main(["replay", str(out), "--speed", "100x", "--bootstrap", kafka_bootstrap]) == 0
     values = [r.value for r in asyncio.run(read_topic(kafka_bootstrap, topic))]
     assert values == [b"before"] + [b"after"] * (produced + 2)
+
+
+def test_record_with_timeout_follows_until_idle(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> None:
+    """--from-beginning --timeout S: everything there, then stop after S seconds without a new record."""
+    topic = f"{topic_prefix}.idle"
+
+    async def produce() -> None:
+        await create_topic(kafka_bootstrap, topic, partitions=2)
+        producer = Producer(kafka_bootstrap)
+        await producer.start()
+        try:
+            await producer.send_all_and_wait([OutRecord(topic=topic, key=f"k{i}".encode(), value=b"v")
+                                              for i in range(5)])
+        finally:
+            await producer.stop()
+
+    asyncio.run(produce())
+    out = tmp_path / "idle.jsonl"
+    assert main(["record", "--topic", topic, "--out", str(out), "--from-beginning", "--timeout", "1",
+                 "--bootstrap", kafka_bootstrap]) == 0
+    assert sorted(json.loads(line)["key_b64"] for line in out.read_text().splitlines()) == sorted(
+        base64.b64encode(f"k{i}".encode()).decode() for i in range(5))
+    assert main(["record", "--topic", f"{topic_prefix}.nope", "--out", str(out), "--from-beginning",
+                 "--bootstrap", kafka_bootstrap]) == 2  # a missing topic is a clear error, not a hang
