@@ -33,12 +33,17 @@ def tool_executor(settings: Settings, readers, audit_sink) -> ToolExecutor:
 def step_loop_extension(settings: Settings) -> Extension:
     def extend(app: faust.App, topics: Topics, settings: Settings, pipe: Pipeline) -> None:
         from aetherius.readers import Readers
-        from agents.engine import RulesEngine
+        from agents.budget_agent import register_budget
+        from agents.engine import RulesEngine, build_llm_engine
         from agents.steploop import register_step_loop
+        from agents.tools.registry import load_registry
 
         readers = Readers(settings.clusters)
         executor = tool_executor(settings, readers, topics.audit_sink())
-        register_step_loop(app, topics, settings, pipe, engine=RulesEngine(), executor=executor)
+        budget = register_budget(app, topics, settings)  # costs -> day/month ledgers -> budget decisions
+        llm = build_llm_engine(settings, load_registry(settings.gateway.registry_file))  # None: rules only
+        register_step_loop(app, topics, settings, pipe, engine=RulesEngine(), executor=executor, llm=llm,
+                           budget=budget)
 
         @app.task
         async def connect_clusters() -> None:

@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta, timezone
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.audit import CostRecord
-from schemas.base import Record, utcnow
+from schemas.budget import BudgetDecision, DecisionKind, DegradationDecision, Scope
 from schemas.settings import TaskDefaults
 
 __all__ = [
@@ -34,9 +33,7 @@ __all__ = [
     "ledger_key", "month_key", "new_ledger", "next_degradation", "recovered", "triggered_level",
 ]
 
-Scope = Literal["task", "day", "month"]
 SCOPES: tuple[Scope, ...] = ("task", "day", "month")
-DecisionKind = Literal["warning", "rules_only", "exhausted"]
 DEFAULT_REMEMBER = 1000
 
 
@@ -119,21 +116,6 @@ class Ledger(BaseModel):
     def allows_ai(self) -> bool:
         """False from the rules-only threshold on (SRS §5.8.2: at 95% new tasks use the rule engine)."""
         return self.ratio < self.rules_only_ratio
-
-
-class BudgetDecision(Record):
-    """A threshold crossing, published so admins are told and the scheduler/strategy can react."""
-
-    id: str  # f"budget:{scope}:{key}:{kind}" - one per ledger and threshold
-    kind: DecisionKind
-    scope: Scope
-    key: str
-    spent_usd: float
-    limit_usd: float
-    ratio: float
-    cost_record_id: str  # the cost that crossed the threshold
-    at: datetime = Field(default_factory=utcnow)
-    message: str = ""
 
 
 def new_ledger(scope: Scope, key: str, limits: BudgetLimits) -> Ledger:
@@ -243,22 +225,6 @@ class DegradationState(BaseModel):
     level: int = Field(default=0, ge=0, le=3)
     since: datetime | None = None  # when the current level was entered
     healthy_since: datetime | None = None  # start of the current run of all-recovered snapshots
-
-
-class DegradationDecision(Record):
-    """A level change and what it asks of the system; the scheduler and strategy act on it."""
-
-    id: str  # f"degradation:{at}:{previous}->{level}"
-    level: int
-    previous_level: int
-    reasons: list[str] = Field(default_factory=list)
-    at: datetime
-    max_concurrent_tasks: int | None = None  # None: the configured limit applies
-    prioritise_high: bool = False
-    rules_only: bool = False  # new tasks use the rule engine
-    ai_disabled: bool = False  # no LLM calls at all, running tasks included
-    p0_only: bool = False
-    notify: Literal["none", "admin", "urgent", "disaster"] = "none"
 
 
 # How long every recovery condition must hold before leaving a level (SRS: 5 min to leave the

@@ -1,36 +1,50 @@
 """The diagnostic step loop on Kafka: every step is a record, the task's state is a table row.
 
-    tasks.p0..p3 [task_id]  --admission-->  row created, steps opened --> steps (requested) + tool calls
-                            dispatched to bounded asyncio tasks (never awaited inline)
-    tool call finishes      --> steps (completed)  --> row updated, next steps opened ... --> reports
-    task.commands (cancel, timeout) --> row finishes with a partial report
+    tasks.p0..p3 [task_id]  --admission: strategy chosen (SRS §5.9.2), row created, steps opened-->
+                            steps (requested) + tool calls / LLM turns dispatched to bounded asyncio tasks
+    a call or turn finishes --> steps (completed) [+ costs, one CostRecord per LLM call]
+                            --> row updated, next steps opened ... --> reports
+    task.commands (cancel, timeout, advance) --> row re-evaluated, or finished with a partial report
 
-Nothing about a task is kept in memory between records. A sweep re-dispatches the steps that the row
-says are in flight but that no local call is running for (after a crash or a rebalance), and turns an
-expired task into a timeout record; both are idempotent by (task_id, step number).
+Nothing about a task is kept in memory between records. The rule engine always runs first; an
+`ai_powered` task whose rules are not confident then continues with the LLM (agents/runtime.py), the
+rule result being its starting evidence and its fallback. A model call is slow work like a tool call:
+at most 20 per worker at once, never awaited on the partition, its outcome published as an analysis
+step on the steps topic and applied to the row once, by step number.
+
+A sweep re-dispatches the calls and turns that the row says are in flight but that no local task is
+running (after a crash or a rebalance, after a grace that lets a completion still on the topic
+arrive first), nudges a row that is stuck between records, and turns an expired task into a
+timeout record; all idempotent by (task_id, step number).
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import faust
 from prometheus_client import Counter, Histogram
 
 from agents import runtime as rt_logic
 from agents.engine import Engine, target_for_task
-from agents.runtime import Next, StepRecord, TaskRuntime
-from agents.termination import Termination
-from agents.tools.types import ToolCall, ToolExecutor
+from agents.llm.answer import LLMAnswer
+from agents.llm.conversation import Conversation
+from agents.llm.engine import LLMEngine
+from agents.runtime import Next, StepRecord, TaskRuntime, TurnOutcome
+from agents.strategy import Strategy, StrategyDecision, alert_complexity, choose_strategy, decide_for_task
+from agents.termination import CONFIDENCE_THRESHOLD, Termination
+from agents.tools.types import ToolCall, ToolExecutor, ToolResult
 from aetherius.metrics import REGISTRY
-from schemas.result import DiagnosticResult, ResultSummary
-from schemas.settings import Settings
+from schemas.knowledge import KnowledgeEntry
+from schemas.result import DiagnosticResult, ResultArtifact, ResultSummary
+from schemas.settings import LLMSettings, Settings
 from schemas.step import DiagnosticStep, StepEvent, StepInput, StepOutput, StepStatus, StepType
 from schemas.task import DiagnosticTask, TaskCommand, TaskStatus
 from streams.app import Topics
@@ -44,8 +58,20 @@ TASK_DURATION = Histogram("aetherius_task_duration_seconds", "Diagnosis duration
                           ["status", "priority"], registry=REGISTRY,
                           buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600))
 REPORTS = Counter("aetherius_reports_total", "Reports published", ["category", "engine"], registry=REGISTRY)
+STRATEGIES = Counter("aetherius_strategy_total", "Strategy chosen for new tasks", ["strategy"], registry=REGISTRY)
 
 MAX_TOOL_CALLS_IN_FLIGHT = 30  # per worker; per task the runtime keeps it to 3
+MAX_LLM_CALLS_IN_FLIGHT = 20  # per worker (architecture: "a semaphore per limit: LLM 20")
+MIN_CALL_SECONDS = 1.0  # a call always gets this long, even at the very end of a task's time
+
+# (score in [0, 1], matching entries) for a task; sync or async. Helper F's knowledge base plugs in here.
+KnowledgeLookup = Callable[[DiagnosticTask], "tuple[float, list[KnowledgeEntry]] | Awaitable[tuple[float, list[KnowledgeEntry]]]"]
+
+
+class BudgetState:
+    """What the loop asks of the budget view (agents/budget_agent.BudgetWatcher has it as `.view`)."""
+
+    view: Any
 
 
 @dataclass
@@ -55,12 +81,16 @@ class StepLoop:
     engine: Engine
     executor: ToolExecutor
     role: str = "sre"
+    llm: LLMEngine | None = None
+    budget: BudgetState | None = None
+    knowledge_lookup: KnowledgeLookup | None = None
     sem: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_TOOL_CALLS_IN_FLIGHT))
+    llm_sem: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_LLM_CALLS_IN_FLIGHT))
     running: dict[tuple[str, int], asyncio.Task] = field(default_factory=dict)
     # When this process first saw a step in flight that it is not running. After a restart the steps
     # topic may still hold that step's completion; waiting a moment lets it arrive instead of re-running.
     orphan_seen: dict[tuple[str, int], float] = field(default_factory=dict)
-    resume_grace_seconds: float = 10.0
+    resume_grace_seconds: float = 5.0
 
     # -- rows ----------------------------------------------------------------------------------
     def row(self, task_id: str) -> TaskRuntime | None:
@@ -74,15 +104,52 @@ class StepLoop:
         target = target_for_task(task)
         return lambda obs: self.engine.plan(target, obs)
 
+    # -- strategy ------------------------------------------------------------------------------
+    async def choose(self, task: DiagnosticTask) -> tuple[StrategyDecision, float, list[KnowledgeEntry]]:
+        """SRS §5.9.2 at admission: knowledge match, LLM configured, global budget and degradation."""
+        score, entries = 0.0, []
+        if self.knowledge_lookup is not None:
+            try:
+                found = self.knowledge_lookup(task)
+                if inspect.isawaitable(found):
+                    found = await found
+                score, entries = float(found[0]), list(found[1])
+            except Exception:  # noqa: BLE001 - no knowledge is a valid answer, a broken KB must not stop diagnosis
+                log.exception("knowledge lookup failed", extra={"task_id": task.id})
+        score = min(1.0, max(0.0, score)) if score == score else 0.0
+        view = self.budget.view if self.budget is not None else None
+        settings = self.llm.settings if self.llm is not None else LLMSettings()
+        decision = decide_for_task(task, settings, knowledge_match=score,
+                                   admission=view.admission(datetime.now(timezone.utc)) if view else None,
+                                   degradation=view.degradation if view else None)
+        if decision.strategy is Strategy.AI_POWERED and self.llm is None:
+            decision = StrategyDecision(strategy=Strategy.RULE_BASED, complexity=decision.complexity,
+                                        reason="no LLM engine in this worker")
+        return decision, score, entries
+
+    def model_for(self, task: DiagnosticTask, findings: DiagnosticResult) -> str:
+        """Cheap or strong model by the complexity the rule findings suggest (SRS §5.9.2)."""
+        assert self.llm is not None
+        s = self.llm.settings
+        return choose_strategy(knowledge_match=0.0, llm_configured=True, ai_available=True, budget_remaining_pct=100.0,
+                               complexity=alert_complexity(task, findings).score, cheap_model=s.cheap_model,
+                               strong_model=s.strong_model).model or s.cheap_model
+
     # -- records in ----------------------------------------------------------------------------
     async def on_admission(self, task: DiagnosticTask) -> None:
         if self.row(task.id) is not None:
             return  # redelivered admission: the row already exists
+        decision, score, entries = await self.choose(task)
+        STRATEGIES.labels(strategy=decision.strategy.value).inc()
         now = time.time()
-        rt, new = rt_logic.begin(task, self.planner(task), now, engine=self.engine.name)
-        running = task.model_copy(update={"status": TaskStatus.RUNNING,
+        metadata = {**task.metadata, "strategy": decision.strategy.value, "strategy_reason": decision.reason,
+                    "complexity": decision.complexity, "model": decision.model or "",
+                    "knowledge_match": round(score, 4), "knowledge_ids": [k.id for k in entries[:3]]}
+        running = task.model_copy(update={"status": TaskStatus.RUNNING, "metadata": metadata,
                                           "started_at": datetime.fromtimestamp(now, timezone.utc)})
-        rt = rt.model_copy(update={"task": running})
+        engine = "knowledge" if decision.strategy is Strategy.KNOWLEDGE_BASED else self.engine.name
+        rt, new = rt_logic.begin(running, self.planner(running), now, engine=engine,
+                                 strategy=decision.strategy.value, model=decision.model or "", knowledge=entries[:3])
         self.store(rt)
         await self.topics["task.state"].send(key=task.id.encode(), value=running.to_bytes())
         await self._apply(rt, Next(dispatch=new) if new else Next(evidence_exhausted=True))
@@ -91,16 +158,47 @@ class StepLoop:
         if event.kind == "requested":
             # The log of what was asked. The call itself was dispatched when the step was opened: acting on
             # a redelivered request after a crash would run a step again that may already have completed.
+            # Only the sweep's resume marker (status pending) acts - see `on_resume`.
+            if event.step.status == StepStatus.PENDING:
+                self.on_resume(event.task_id, event.step_number)
             return
-        rt = self.row(event.task_id)
-        if rt is None:
+        old = self.row(event.task_id)
+        if old is None or old.finished:
             return
-        out = event.step.output
-        error = "" if event.step.status == StepStatus.COMPLETED else (out.stderr if out else "failed")
-        parsed = _parse(out.stdout) if out and not error else None
-        rt, nxt = rt_logic.complete(rt, event.step_number, parsed, error, time.time(), self.planner(rt.task))
+        now = time.time()
+        if old.phase == "llm":
+            if _is_turn(event.step):
+                if event.step_number != old.llm_turn or event.step.output is None:
+                    return  # a turn already applied, or one this row never opened
+                outcome = TurnOutcome.model_validate_json(event.step.output.stdout)
+                rt, nxt = rt_logic.apply_turn(old, outcome, now)
+            else:
+                rt, nxt = rt_logic.complete_llm_call(old, event.step_number, _tool_result(event.step), now)
+        else:
+            out = event.step.output
+            error = "" if event.step.status == StepStatus.COMPLETED else (out.stderr if out else "failed")
+            parsed = _parse(out.stdout) if out and not error else None
+            rt, nxt = rt_logic.complete(old, event.step_number, parsed, error, now, self.planner(old.task))
+        if rt is old:
+            return  # redelivered or unknown: nothing changed, nothing to store
         self.store(rt)
         await self._apply(rt, nxt)
+
+    def on_resume(self, task_id: str, number: int) -> None:
+        """Re-run an orphaned call or model turn. The marker travelled the steps topic behind every
+        completion published before it (same key, same partition), so a call still in flight in the
+        row now has no completion anywhere: re-running it cannot run a completed step twice."""
+        rt = self.row(task_id)
+        if rt is None or rt.finished or (task_id, number) in self.running:
+            return
+        if rt.llm_turn == number and rt.conversation is not None:
+            log.info("resuming LLM turn %s", number, extra={"task_id": task_id})
+            self.dispatch_turn(task_id, number, rt.conversation)
+            return
+        step = next((s for s in rt.in_flight() if s.number == number), None)
+        if step is not None:
+            log.info("resuming step %s", number, extra={"task_id": task_id})
+            self.dispatch(rt, number, step.call)
 
     async def on_command(self, cmd: TaskCommand) -> None:
         rt = self.row(cmd.task_id)
@@ -109,7 +207,7 @@ class StepLoop:
         now = time.time()
         if cmd.action == "cancel":
             rt, nxt = rt_logic.cancel(rt, now, self.planner(rt.task))
-        else:  # "timeout" from the sweep, or any nudge: re-evaluate
+        else:  # "timeout" from the sweep, "advance" for a stalled row, or any nudge: re-evaluate
             rt, nxt = rt_logic.advance(rt, now, self.planner(rt.task))
         self.store(rt)
         await self._apply(rt, nxt)
@@ -118,59 +216,116 @@ class StepLoop:
     async def _apply(self, rt: TaskRuntime, nxt: Next) -> None:
         for step in nxt.dispatch:
             await self.topics["steps"].send(key=rt.task.id.encode(), value=_event(rt.task, step, "requested").to_bytes())
-            self.dispatch(rt.task.id, step.number, step.call, rt.task.cluster_id)
-        if nxt.finish is not None or nxt.evidence_exhausted:
-            await self._finish(rt, nxt.finish)
+            self.dispatch(rt, step.number, step.call)
+        if nxt.turn is not None and rt.conversation is not None:
+            await self.topics["steps"].send(key=rt.task.id.encode(),
+                                            value=_turn_requested(rt.conversation, nxt.turn).to_bytes())
+            self.dispatch_turn(rt.task.id, nxt.turn, rt.conversation)
+        if nxt.finish is not None or nxt.evidence_exhausted or nxt.llm_done:
+            await self._conclude(rt, nxt.finish)
 
-    async def _finish(self, rt: TaskRuntime, stop: Termination | None) -> None:
-        target = target_for_task(rt.task)
-        try:
-            result = self.engine.analyze(target, rt_logic.observations(rt), rt.task)
-        except Exception as exc:  # noqa: BLE001 - a broken analysis still gets a report, never a lost task
-            log.exception("analysis failed", extra={"task_id": rt.task.id})
-            result = DiagnosticResult(task_id=rt.task.id, summary=ResultSummary(problem=f"analysis failed: {exc}"))
+    async def _conclude(self, rt: TaskRuntime, stop: Termination | None) -> None:
+        if rt.phase == "llm":
+            await self._finish_llm(rt, stop)
+            return
+        findings = self._analyze(rt)
+        if self.llm is not None and rt_logic.continues_with_llm(rt, findings, stop) and not self._ai_disabled():
+            model = self.model_for(rt.task, findings)
+            conv = self.llm.start(rt.task, model=model, findings=findings, knowledge=rt.knowledge or None)
+            conv = conv.model_copy(update={"started_at": datetime.fromtimestamp(rt.started_at, timezone.utc)})
+            task = rt.task.model_copy(update={"metadata": {**rt.task.metadata, "model": model}})
+            rt, nxt = rt_logic.start_llm(rt.model_copy(update={"task": task}), conv, findings, model, time.time())
+            self.store(rt)
+            await self._apply(rt, nxt)
+            return
         if stop is not None:
             reason, status, result_status = stop.reason.value, stop.status, stop.result_status
         else:
-            reason = "root_cause_identified" if result.confidence >= 0.85 else "evidence_exhausted"
+            reason = "root_cause_identified" if findings.confidence >= CONFIDENCE_THRESHOLD else "evidence_exhausted"
             status, result_status = TaskStatus.COMPLETED, "completed"
-        steps = [_diagnostic_step(rt.task.id, s) for s in rt.steps]
-        result = result.model_copy(update={"task_id": rt.task.id, "cluster_id": rt.task.cluster_id, "steps": steps,
-                                           "engine": rt.engine, "termination_reason": reason,
-                                           "status": result_status})
+        result = findings
+        if rt.strategy == Strategy.KNOWLEDGE_BASED.value:
+            notes = [ResultArtifact(name=f"knowledge:{k.id}", content=f"{k.title}\n\n{k.content}") for k in rt.knowledge]
+            result = result.model_copy(update={"artifacts": result.artifacts + notes})
+        result = result.model_copy(update={"engine": rt.engine if rt.engine != "llm" else "rules",
+                                           "steps": _rule_steps(rt), "status": result_status})
+        await self._report(rt, result, status, reason)
+
+    def _analyze(self, rt: TaskRuntime) -> DiagnosticResult:
+        try:
+            return self.engine.analyze(target_for_task(rt.task), rt_logic.observations(rt), rt.task)
+        except Exception as exc:  # noqa: BLE001 - a broken analysis still gets a report, never a lost task
+            log.exception("analysis failed", extra={"task_id": rt.task.id})
+            return DiagnosticResult(task_id=rt.task.id, summary=ResultSummary(problem=f"analysis failed: {exc}"))
+
+    async def _finish_llm(self, rt: TaskRuntime, stop: Termination | None) -> None:
+        conv, findings = rt.conversation, rt.findings or self._analyze(rt)
+        assert conv is not None
+        if stop is None and rt.answer is not None and self.llm is not None:
+            result = self.llm.result_from_answer(conv, LLMAnswer.model_validate(rt.answer))
+            status, reason = TaskStatus.COMPLETED, result.termination_reason
+        else:
+            reason = stop.reason.value if stop is not None else (rt.llm_stop or "llm_unavailable")
+            detail = stop.note if stop is not None else rt.llm_stop_detail
+            status = stop.status if stop is not None else TaskStatus.COMPLETED
+            base = findings.model_copy(update={"steps": []})
+
+            async def cached(_: DiagnosticTask) -> DiagnosticResult:
+                return base
+
+            if self.llm is not None:
+                result = await self.llm.fallback_result(conv, cached, reason=reason, termination=stop, detail=detail)
+            else:  # this worker has no LLM configured (any more): the rules answer as they are
+                result = base.model_copy(update={"token_usage": conv.usage, "status": stop.result_status if stop else
+                                                 base.status})
+        steps = _rule_steps(rt) + [s for s in result.steps if s.step_number > len(rt.steps)]
+        await self._report(rt, result.model_copy(update={"steps": steps}), status, reason)
+
+    async def _report(self, rt: TaskRuntime, result: DiagnosticResult, status: TaskStatus, reason: str) -> None:
+        result = result.model_copy(update={"task_id": rt.task.id, "cluster_id": rt.task.cluster_id,
+                                           "termination_reason": reason})
         now = datetime.now(timezone.utc)
         final = rt.task.model_copy(update={"status": status, "completed_at": now, "status_reason": reason})
         self.store(rt.model_copy(update={"finished": True, "termination_reason": reason, "task": final}))
         await self.topics["reports"].send(key=rt.task.id.encode(), value=result.to_bytes())
         await self.topics["task.state"].send(key=rt.task.id.encode(), value=final.to_bytes())
         category = result.root_cause.category.value if result.root_cause else "none"
-        REPORTS.labels(category=category, engine=rt.engine).inc()
+        REPORTS.labels(category=category, engine=result.engine).inc()
         TASK_DURATION.labels(status=status.value, priority=rt.task.priority.value).observe(
             max(0.0, time.time() - rt.started_at))
         for key in [k for k in self.running if k[0] == rt.task.id]:
             self.running.pop(key).cancel()
 
+    def _ai_disabled(self) -> bool:
+        view = self.budget.view if self.budget is not None else None
+        return bool(view is not None and view.ai_disabled)
+
     # -- slow work, off the partition ----------------------------------------------------------
-    def dispatch(self, task_id: str, number: int, call: ToolCall, cluster_id: str) -> None:
-        key = (task_id, number)
+    def dispatch(self, rt: TaskRuntime, number: int, call: ToolCall) -> None:
+        key = (rt.task.id, number)
         if key in self.running and not self.running[key].done():
             return
-        self.running[key] = asyncio.ensure_future(self._run_tool(task_id, number, call, cluster_id))
+        left = rt.task.limits.timeout_seconds - (time.time() - rt.started_at)
+        self.running[key] = asyncio.ensure_future(
+            self._run_tool(rt.task.id, number, call, rt.task.cluster_id, max(MIN_CALL_SECONDS, left)))
 
-    async def _run_tool(self, task_id: str, number: int, call: ToolCall, cluster_id: str) -> None:
+    async def _run_tool(self, task_id: str, number: int, call: ToolCall, cluster_id: str, timeout: float) -> None:
         started = time.time()
         try:
             async with self.sem:
-                result = await self.executor.call(call, task_id=task_id, cluster_id=cluster_id, role=self.role)
-            ok, stdout, stderr = result.ok, result.output, result.error
+                result = await asyncio.wait_for(
+                    self.executor.call(call, task_id=task_id, cluster_id=cluster_id, role=self.role), timeout)
+        except asyncio.TimeoutError:
+            result = ToolResult(tool_id=call.tool_id, ok=False, error=f"timed out after {timeout:.1f}s (task time limit)")
         except Exception as exc:  # noqa: BLE001 - a failed call is a failed step, not a lost one
-            ok, stdout, stderr = False, "", f"{type(exc).__name__}: {exc}"
-        TOOL_CALLS.labels(tool=call.tool_id, result="ok" if ok else "error").inc()
+            result = ToolResult(tool_id=call.tool_id, ok=False, error=f"{type(exc).__name__}: {exc}")
+        TOOL_CALLS.labels(tool=call.tool_id, result="ok" if result.ok else "error").inc()
         step = DiagnosticStep(
             id=f"{task_id}:{number}", task_id=task_id, step_number=number, tool_id=call.tool_id,
             input=StepInput(command=call.tool_id, parameters=call.parameters, context=cluster_id),
-            output=StepOutput(exit_code=0 if ok else 1, stdout=stdout, stderr=stderr),
-            status=StepStatus.COMPLETED if ok else StepStatus.FAILED, reasoning=call.reason,
+            output=StepOutput(exit_code=0 if result.ok else 2 if result.rejected else 1, stdout=result.output,
+                              stderr=result.error, truncated=result.truncated),
+            status=StepStatus.COMPLETED if result.ok else StepStatus.FAILED, reasoning=call.reason,
             started_at=datetime.fromtimestamp(started, timezone.utc), completed_at=datetime.now(timezone.utc),
             duration_ms=(time.time() - started) * 1000)
         event = StepEvent(kind="completed", task_id=task_id, step_number=number, step=step)
@@ -179,9 +334,49 @@ class StepLoop:
         finally:
             self.running.pop((task_id, number), None)
 
+    def dispatch_turn(self, task_id: str, number: int, conv: Conversation) -> None:
+        key = (task_id, number)
+        if self.llm is None or (key in self.running and not self.running[key].done()):
+            return
+        self.running[key] = asyncio.ensure_future(self._run_turn(task_id, number, conv))
+
+    async def _run_turn(self, task_id: str, number: int, conv: Conversation) -> None:
+        """One model call; publishes the steps it decided without running, its cost, then its outcome
+        (the cost first: a crash before the outcome re-runs the turn under the same cost id)."""
+        assert self.llm is not None
+        key = task_id.encode()
+        try:
+            try:
+                async with self.llm_sem:
+                    result = await self.llm.turn(conv)
+                outcome = rt_logic.turn_outcome(conv, result)
+            except Exception as exc:  # noqa: BLE001 - turn() catches the endpoint's failures; this is a bug
+                log.exception("LLM turn failed", extra={"task_id": task_id})
+                outcome = TurnOutcome(number=number, action="error", messages_from=len(conv.messages),
+                                      steps_from=len(conv.steps), error=f"{type(exc).__name__}: {exc}")
+            turn_step = next((s for s in outcome.steps if s.step_number == number), None) or _failed_turn_step(
+                conv, number, outcome.error)
+            for step in outcome.steps:
+                if step.step_number != number:  # calls answered without running (bad arguments, step limit)
+                    await self.topics["steps"].send(key=key, value=StepEvent(
+                        kind="completed", task_id=task_id, step_number=step.step_number, step=step).to_bytes())
+            if outcome.cost is not None:
+                await self.topics["costs"].send(key=key, value=outcome.cost.to_bytes())
+            carrier = turn_step.model_copy(update={"output": (turn_step.output or StepOutput()).model_copy(
+                update={"stdout": outcome.model_dump_json()})})
+            await self.topics["steps"].send(key=key, value=StepEvent(
+                kind="completed", task_id=task_id, step_number=number, step=carrier).to_bytes())
+        finally:
+            self.running.pop((task_id, number), None)
+
     async def sweep(self) -> None:
-        """Resume what a crash or rebalance interrupted; expire tasks past their timeout."""
+        """Resume what a crash or rebalance interrupted; expire tasks past their timeout.
+
+        Work the row says is in flight but no local task runs gets a resume marker on the steps topic
+        after a short grace (`on_resume` acts on it); a row with nothing in flight that is not finished
+        (a crash between two stores) gets an `advance` command. Both are repeated while still needed."""
         now = time.time()
+        waiting: set[tuple[str, int]] = set()
         for task_id, raw in list(self.table.items()):
             if not raw or raw.get("finished"):
                 continue
@@ -190,15 +385,34 @@ class StepLoop:
                 cmd = TaskCommand(task_id=task_id, action="timeout", requested_by="sweep")
                 await self.topics["task.commands"].send(key=task_id.encode(), value=cmd.to_bytes())
                 continue
-            for step in rt.in_flight():
-                key = (task_id, step.number)
+            work = [s.number for s in rt.in_flight()] + ([rt.llm_turn] if rt.llm_turn is not None else [])
+            for number in work or [0]:
+                key = (task_id, number)
                 if key in self.running:
                     continue
-                first_seen = self.orphan_seen.setdefault(key, now)
-                if now - first_seen >= self.resume_grace_seconds:
-                    log.info("re-dispatching step %s", step.number, extra={"task_id": task_id})
-                    self.orphan_seen.pop(key, None)
-                    self.dispatch(task_id, step.number, step.call, rt.task.cluster_id)
+                waiting.add(key)
+                if now - self.orphan_seen.setdefault(key, now) < self.resume_grace_seconds:
+                    continue
+                self.orphan_seen[key] = now  # ask again after another grace if nothing happens
+                if number == 0:
+                    log.info("re-evaluating a stalled task", extra={"task_id": task_id})
+                    cmd = TaskCommand(task_id=task_id, action="advance", requested_by="sweep")
+                    await self.topics["task.commands"].send(key=task_id.encode(), value=cmd.to_bytes())
+                else:
+                    await self.topics["steps"].send(key=task_id.encode(), value=_resume_marker(rt, number).to_bytes())
+        for key in [k for k in self.orphan_seen if k not in waiting]:  # resumed or moved on meanwhile
+            self.orphan_seen.pop(key, None)
+
+
+def _is_turn(step: DiagnosticStep) -> bool:
+    return step.tool_id == "llm" and step.type in (StepType.ANALYSIS, StepType.SUMMARY)
+
+
+def _tool_result(step: DiagnosticStep) -> ToolResult:
+    out = step.output or StepOutput(exit_code=1, stderr="no output")
+    return ToolResult(tool_id=step.tool_id, ok=step.status == StepStatus.COMPLETED, output=out.stdout,
+                      error=out.stderr, rejected=out.exit_code == 2, truncated=out.truncated,
+                      duration_ms=step.duration_ms)
 
 
 def _parse(text: str) -> dict[str, Any] | None:
@@ -218,6 +432,35 @@ def _event(task: DiagnosticTask, step: StepRecord, kind: str) -> StepEvent:
         started_at=datetime.fromtimestamp(step.started_at, timezone.utc)))
 
 
+def _resume_marker(rt: TaskRuntime, number: int) -> StepEvent:
+    """A request to run step `number` again, from the sweep (status pending tells it from the original)."""
+    return StepEvent(kind="requested", task_id=rt.task.id, step_number=number, step=DiagnosticStep(
+        id=f"{rt.task.id}:{number}", task_id=rt.task.id, step_number=number,
+        type=StepType.ANALYSIS if number == rt.llm_turn else StepType.EXECUTION,
+        tool_id="llm" if number == rt.llm_turn else next((s.call.tool_id for s in rt.in_flight() if s.number == number), ""),
+        status=StepStatus.PENDING, reasoning="resume: in flight when its worker stopped"))
+
+
+def _turn_requested(conv: Conversation, number: int) -> StepEvent:
+    return StepEvent(kind="requested", task_id=conv.task_id, step_number=number, step=DiagnosticStep(
+        id=f"{conv.task_id}:{number}", task_id=conv.task_id, step_number=number, type=StepType.ANALYSIS,
+        tool_id="llm", input=StepInput(command="chat.completions",
+                                       parameters={"model": conv.model, "tools": conv.tools_enabled},
+                                       context=f"{len(conv.messages)} messages"),
+        status=StepStatus.RUNNING))
+
+
+def _failed_turn_step(conv: Conversation, number: int, error: str) -> DiagnosticStep:
+    return DiagnosticStep(id=f"{conv.task_id}:{number}", task_id=conv.task_id, step_number=number,
+                          type=StepType.ANALYSIS, tool_id="llm", status=StepStatus.FAILED,
+                          input=StepInput(command="chat.completions", parameters={"model": conv.model}),
+                          output=StepOutput(exit_code=1, stderr=error[:4000]), completed_at=datetime.now(timezone.utc))
+
+
+def _rule_steps(rt: TaskRuntime) -> list[DiagnosticStep]:
+    return [_diagnostic_step(rt.task.id, s) for s in rt.steps]
+
+
 def _diagnostic_step(task_id: str, s: StepRecord) -> DiagnosticStep:
     return DiagnosticStep(
         id=f"{task_id}:{s.number}", task_id=task_id, step_number=s.number, tool_id=s.call.tool_id,
@@ -231,9 +474,12 @@ def _diagnostic_step(task_id: str, s: StepRecord) -> DiagnosticStep:
 
 
 def register_step_loop(app: faust.App, topics: Topics, settings: Settings, pipe: Pipeline,
-                       engine: Engine, executor: ToolExecutor) -> StepLoop:
+                       engine: Engine, executor: ToolExecutor, *, llm: LLMEngine | None = None,
+                       budget: BudgetState | None = None,
+                       knowledge_lookup: KnowledgeLookup | None = None) -> StepLoop:
     table = app.Table("runtime", default=None, partitions=settings.kafka.partitions)
-    loop = StepLoop(topics=topics, table=table, engine=engine, executor=executor)
+    loop = StepLoop(topics=topics, table=table, engine=engine, executor=executor, llm=llm, budget=budget,
+                    knowledge_lookup=knowledge_lookup)
     deadletters = topics["deadletter"]
 
     async def on_record(event: faust.EventT) -> None:

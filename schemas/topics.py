@@ -33,10 +33,14 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     TopicSpec("task.queue", "task_id", partitions=1, doc="scheduler commands: enqueue, finish, cancel, resolve"),
     TopicSpec("task.commands", "task_id", doc="cancel and other requests from the API, for running tasks"),
     TopicSpec("task.state", "task_id", doc="a DiagnosticTask snapshot at every status change"),
-    TopicSpec("steps", "task_id", doc="step loop events: requested / completed"),
+    TopicSpec("steps", "task_id", doc="step loop events: requested / completed (tool calls and LLM turns)"),
     TopicSpec("reports", "task_id", retention_ms=30 * DAY_MS, doc="final DiagnosticResult per task"),
     TopicSpec("feedback", "task_id", retention_ms=365 * DAY_MS, doc="user ratings of reports"),
-    TopicSpec("costs", "task_id", retention_ms=30 * DAY_MS, doc="one record per LLM call"),
+    # One partition on purpose: the day and month budgets are global, so one consumer (the budget
+    # owner) must see every cost to book it exactly once and judge the thresholds.
+    TopicSpec("costs", "task_id", retention_ms=30 * DAY_MS, partitions=1, doc="one record per LLM call"),
+    TopicSpec("budget", "decision id", retention_ms=365 * DAY_MS, partitions=1,
+              doc="budget decisions (80/95/100%), degradation level changes, and ticks for the budget owner"),
     TopicSpec("audit", "event id", retention_ms=30 * DAY_MS, doc="who did what; also lands in ClickHouse"),
     TopicSpec("deadletter", "source key", retention_ms=30 * DAY_MS, doc="records that could not be processed, with why"),
 )
