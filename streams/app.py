@@ -7,6 +7,7 @@ inside the stream and kills the agent on every redelivery: a poison pill).
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Awaitable, Callable
@@ -41,7 +42,20 @@ class Topics:
         return publish
 
 
+def advertised_host(bind_host: str) -> str:
+    """The host other workers reach us at: the bind host, unless that is a wildcard (then this host's name)."""
+    return socket.gethostname() if bind_host in ("", "0.0.0.0", "::") else bind_host
+
+
+def worker_url(settings: Settings) -> str:
+    scheme = "https" if settings.security.tls.enabled else "http"
+    host = advertised_host(settings.worker.host)
+    return f"{scheme}://[{host}]:{settings.worker.port}" if ":" in host else f"{scheme}://{host}:{settings.worker.port}"
+
+
 def create_app(settings: Settings, *, web: bool = True, **overrides: Any) -> tuple[faust.App, Topics]:
+    """The Faust app and its topics. `web` is kept for callers; Faust's own web server is always off and the
+    worker's HTTP is attached by streams.worker (the canonical URL is set either way: harmless without a server)."""
     data_dir = Path(settings.worker.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     conf: dict[str, Any] = dict(
@@ -56,11 +70,14 @@ def create_app(settings: Settings, *, web: bool = True, **overrides: Any) -> tup
         consumer_auto_offset_reset="earliest",
         broker_commit_every=100,
         broker_commit_interval=1.0,
-        web_enabled=web,
-        web_bind=settings.worker.host,
-        web_host=settings.worker.host,
+        # Faust's own web server never runs: the worker serves its HTTP from our aiohttp app (streams.task_api,
+        # secured by aetherius.http). web_host/web_port/canonical_url still describe that server, because the
+        # partition assignor tells the other workers this URL (app.router.key_store / table_metadata).
+        web_enabled=False,
+        web_host=advertised_host(settings.worker.host),
         web_port=settings.worker.port,
-        web_tables_enabled=False,  # faust's /table views would serve table contents to anyone
+        canonical_url=worker_url(settings),
+        web_tables_enabled=False,
         web_stats_enabled=False,
         web_in_thread=False,
         logging_config=None,

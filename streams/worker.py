@@ -1,4 +1,5 @@
-"""The worker role: the whole pipeline (and, once registered, the step loop) in one Faust worker."""
+"""The worker role: the whole pipeline (and, once registered, the step loop) in one Faust worker, serving the
+Task API from our own aiohttp app in the same event loop (Faust's web server stays off)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ from typing import Callable
 
 import faust
 
+from aetherius.http.server import attach_http_server
 from aetherius.logging import setup_logging
 from schemas.settings import Settings
 from streams.admin import ensure_topics
 from streams.app import Topics, create_app
 from streams.pipeline import Pipeline, build_pipeline
-from streams.task_api import register_task_api
+from streams.task_api import create_worker_web_app
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +25,13 @@ Extension = Callable[[faust.App, Topics, Settings, Pipeline], None]
 
 def build_worker_app(settings: Settings, *, web: bool = True,
                      extensions: tuple[Extension, ...] = ()) -> tuple[faust.App, Pipeline]:
+    """The worker's Faust app. With `web`, its HTTP server (settings.worker.host/port, TLS from
+    settings.security.tls) starts before the app's services and stops after them."""
     app, topics = create_app(settings, web=web)
     pipe = build_pipeline(app, topics, settings)
     if web:
-        register_task_api(app, pipe)
+        attach_http_server(app, create_worker_web_app(app, pipe, settings), settings.worker.host,
+                           settings.worker.port, settings.security.tls)
     for extend in extensions:
         extend(app, topics, settings, pipe)
     return app, pipe
@@ -35,7 +40,10 @@ def build_worker_app(settings: Settings, *, web: bool = True,
 def run_worker(settings: Settings, extensions: tuple[Extension, ...] = ()) -> int:
     setup_logging(settings.log_level)
     asyncio.run(ensure_topics(settings.kafka))
-    app, _pipe = build_worker_app(settings, extensions=extensions)
+    app, _pipe = build_worker_app(settings, extensions=extensions)  # a bad TLS cert/key fails here
+    if not settings.security.api_keys and settings.security.oidc is None:
+        log.warning("no API keys and no OIDC configured: every Task API call will be refused (401); "
+                    "see docs/security.md")
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False,
                           override_logging=False)
     worker.execute_from_commandline()  # blocks until SIGTERM/SIGINT; exits the process

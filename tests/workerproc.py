@@ -1,4 +1,8 @@
-"""Run `aetherius worker` as a real subprocess against the test broker (so kill -9 means kill -9)."""
+"""Run `aetherius worker` as a real subprocess against the test broker (so kill -9 means kill -9).
+
+The worker's API is authenticated: it is started with one API key per role in TEST_KEYS (stored hashed in
+AETHERIUS_SECURITY__API_KEYS, as in production), and `get`/`post` send the sre key unless told otherwise.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,17 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aetherius.http.auth import hash_api_key
 from aetherius.localkafka import free_port
+
+# One API key per human role; generous per-key rate limits so polling tests are never throttled.
+TEST_KEYS: dict[str, str] = {role: f"aek_test_{role}_0123456789abcdef" for role in ("sre", "developer", "admin", "auditor")}
+DEFAULT_KEY = TEST_KEYS["sre"]
+
+
+def api_keys_env() -> str:
+    return json.dumps([{"name": f"test-{role}", "role": role, "hash": hash_api_key(key),
+                        "rate_per_second": 1000, "burst": 1000} for role, key in TEST_KEYS.items()])
 
 
 @dataclass
@@ -39,6 +53,7 @@ class WorkerProcess:
             "AETHERIUS_WORKER__PORT": str(self.port),
             "AETHERIUS_WORKER__DATA_DIR": str(self.work_dir / "worker"),
             "AETHERIUS_LOG_LEVEL": "WARNING",
+            "AETHERIUS_SECURITY__API_KEYS": api_keys_env(),
             **self.env_extra,
         }
 
@@ -62,21 +77,27 @@ class WorkerProcess:
     def log_tail(self) -> str:
         return (self.work_dir / f"worker-{self.port}.log").read_text()[-3000:]
 
-    def get(self, path: str) -> tuple[int, dict]:
+    def request(self, method: str, path: str, body: dict | None = None, key: str | None = DEFAULT_KEY,
+                headers: dict[str, str] | None = None) -> tuple[int, dict]:
+        """(status, JSON body). `key=None` sends no credential."""
+        all_headers = {**({"X-API-Key": key} if key else {}), **(headers or {})}
+        data = None
+        if method == "POST":
+            data = json.dumps(body or {}).encode()
+            all_headers["Content-Type"] = "application/json"
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=all_headers)
         try:
-            with urllib.request.urlopen(self.url + path, timeout=10) as resp:
-                return resp.status, json.loads(resp.read() or b"{}")
+            with urllib.request.urlopen(req, timeout=20) as resp:
+                return resp.status, _json(resp.read())
         except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read() or b"{}")
+            return err.code, _json(err.read())
 
-    def post(self, path: str, body: dict | None = None) -> tuple[int, dict]:
-        req = urllib.request.Request(self.url + path, data=json.dumps(body or {}).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=10) as resp:
-                return resp.status, json.loads(resp.read() or b"{}")
-        except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read() or b"{}")
+    def get(self, path: str, key: str | None = DEFAULT_KEY, headers: dict[str, str] | None = None) -> tuple[int, dict]:
+        return self.request("GET", path, key=key, headers=headers)
+
+    def post(self, path: str, body: dict | None = None, key: str | None = DEFAULT_KEY,
+             headers: dict[str, str] | None = None) -> tuple[int, dict]:
+        return self.request("POST", path, body, key=key, headers=headers)
 
     def stop(self, kill: bool = False) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -87,6 +108,13 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:  # faust can hang in shutdown: the test must not
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
+
+
+def _json(raw: bytes) -> dict:
+    try:
+        return json.loads(raw or b"{}")
+    except ValueError:  # e.g. aiohttp's plain-text 500: keep it readable in the assertion message
+        return {"raw": raw.decode(errors="replace")[:500]}
 
 
 def wait_for(predicate, timeout: float = 60.0, interval: float = 0.5, what: str = "condition"):

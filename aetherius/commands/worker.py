@@ -19,12 +19,17 @@ def run(args: argparse.Namespace) -> int:
     from aiokafka.errors import KafkaConnectionError
 
     from aetherius.cli import CliError
+    from aetherius.http.tls import TLSConfigError
 
     settings = load_settings()
-    if args.port:
+    if args.port is not None:
+        if not 1 <= args.port <= 65535:
+            raise CliError(f"--port must be between 1 and 65535, not {args.port}")
         settings.worker.port = args.port
     try:
         return run_worker(settings, extensions=worker_extensions(settings))
+    except TLSConfigError as exc:
+        raise CliError(f"worker TLS: {exc}") from None
     except KafkaConnectionError as exc:
         raise CliError(f"cannot reach Kafka at {settings.kafka.bootstrap} ({exc}); "
                        "set AETHERIUS_KAFKA__BOOTSTRAP or start one with `aetherius kafka`") from None
