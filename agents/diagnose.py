@@ -1,6 +1,8 @@
 """Offline diagnosis: an Alertmanager payload + a cluster dump → a `DiagnosticResult`, without Kafka.
 
-The same rule engine the workers run, over `LocalExecutor` + `DumpReader` instead of the gateway.
+The same engines the workers run, over `LocalExecutor` + `DumpReader` instead of the gateway: the rule
+engine first, then - for `--engine llm`, or `auto` when an LLM is configured and SRS §5.9.2 chooses it -
+the LLM (`agents.llm.diagnose_auto`) with the rule result as its evidence and its fallback.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from agents.rules.target import Target
 from agents.tools.local import LocalExecutor
 from schemas.alertmanager import Alert, AlertmanagerPayload
 from schemas.result import DiagnosticResult
+from schemas.settings import LLMSettings
+from schemas.signal import Priority
+from schemas.task import DiagnosticTask, ResourceInfo, TaskContext, TaskLimits
 
 # Alert label → target kind, in the order the most specific resource wins.
 _LABEL_KINDS: tuple[tuple[str, str], ...] = (
@@ -47,24 +52,45 @@ def _task_id(alert: Alert) -> str:
     return "offline-" + uuid.uuid5(uuid.NAMESPACE_URL, f"{seed}|{started}").hex[:16]
 
 
+def task_from_alert(alert: Alert, target: Target, cluster_id: str, max_steps: int) -> DiagnosticTask:
+    labels = dict(alert.labels)
+    return DiagnosticTask(
+        id=_task_id(alert), alert_id=alert.fingerprint or "", cluster_id=cluster_id, namespace=target.namespace,
+        resource=ResourceInfo(kind=target.kind, name=target.name, namespace=target.namespace),
+        priority=Priority.P2, limits=TaskLimits(max_steps=max_steps),
+        context=TaskContext(alertname=target.alertname, severity=labels.get("severity", "warning"), labels=labels,
+                            annotations=dict(alert.annotations)))
+
+
 async def diagnose_offline(dump_dir: str | Path, payload: AlertmanagerPayload, engine: str = "auto",
-                           cluster_id: str = "dump", max_steps: int = 10) -> DiagnosticResult:
-    """Diagnose the payload's first alert against a dump. Raises ReaderError for an unreadable dump."""
+                           cluster_id: str = "dump", max_steps: int = 10,
+                           llm: LLMSettings | None = None) -> DiagnosticResult:
+    """Diagnose the payload's first alert against a dump. Raises ReaderError for an unreadable dump,
+    EngineUnavailable for `engine="llm"` without an LLM configured."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    if engine == "llm":
+    if llm is None:
         from schemas.settings import Settings
 
-        if not Settings().llm.configured:
-            raise EngineUnavailable("engine 'llm' needs an LLM: set AETHERIUS_LLM__BASE_URL/AETHERIUS_LLM__API_KEY "
-                                    "(or OPENAI_BASE_URL/OPENAI_API_KEY), or use --engine rules")
-        raise EngineUnavailable("engine 'llm' is not available offline yet; use --engine rules")
+        llm = Settings().llm
+    if engine == "llm" and not llm.configured:
+        raise EngineUnavailable("engine 'llm' needs an LLM: set AETHERIUS_LLM__BASE_URL/AETHERIUS_LLM__API_KEY "
+                                "(or OPENAI_BASE_URL/OPENAI_API_KEY), or use --engine rules")
     alert = payload.alerts[0]
     target = target_from_alert(alert)
     reader = _RecordingDumpReader(dump_dir, cluster_id=cluster_id)
     executor = LocalExecutor({cluster_id: reader})
-    result = await diagnose_with_rules(target, executor, task_id=_task_id(alert), cluster_id=cluster_id,
-                                       max_steps=max_steps)
+    task = task_from_alert(alert, target, cluster_id, max_steps)
+
+    async def rules(t: DiagnosticTask) -> DiagnosticResult:
+        return await diagnose_with_rules(target, executor, task_id=t.id, cluster_id=cluster_id, max_steps=max_steps)
+
+    if engine == "rules" or not llm.configured:
+        result = await rules(task)
+    else:
+        from agents.llm import diagnose_auto
+
+        result = (await diagnose_auto(task, executor, llm=llm, rules=rules, engine=engine)).result  # type: ignore[arg-type]
     if reader.failures:  # offline, a dump file that cannot be read is bad input, not a finding
         raise reader.failures[0]
     return result

@@ -18,7 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("diagnose", help="diagnose an Alertmanager alert against a `kubectl cluster-info dump` directory")
     p.add_argument("--dump", required=True, metavar="DIR", help="directory written by kubectl cluster-info dump --output-directory")
     p.add_argument("--alert", required=True, metavar="FILE", help="Alertmanager webhook payload (JSON); the first alert is used")
-    p.add_argument("--engine", choices=("rules", "llm", "auto"), default="auto")
+    p.add_argument("--engine", choices=("rules", "llm", "auto"), default="auto",
+                   help="rules: rule engine only; llm: the LLM (needs one configured), rule findings as evidence; "
+                        "auto (default): SRS 5.9.2 - the LLM when configured and chosen, else the rules")
     p.add_argument("--format", choices=("json", "markdown"), default="json")
     p.add_argument("--max-steps", type=int, default=10, help="tool calls allowed (1-20, default 10)")
     p.set_defaults(func=run)
