@@ -151,7 +151,7 @@ class Demo:
     def http(self, method: str, role: Role, path: str, body: Any = None,
              headers: dict[str, str] | None = None) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
-        hdrs = {"Content-Type": "application/json", "X-API-Key": self.api_key, **(headers or {})}
+        hdrs = {"Content-Type": "application/json", **(headers or {"X-API-Key": self.api_key})}
         request = urllib.request.Request(f"http://127.0.0.1:{role.port}{path}", data=data, method=method, headers=hdrs)
         try:
             with urllib.request.urlopen(request, timeout=30) as resp:
@@ -171,7 +171,7 @@ class Demo:
         webhook = self.roles["webhook"]
         for path in files:
             status, answer = self.http("POST", webhook, "/api/v1/webhook/alertmanager", json.loads(path.read_text()),
-                                       headers={"Authorization": f"Bearer {self.webhook_token}", "X-API-Key": ""})
+                                       headers={"Authorization": f"Bearer {self.webhook_token}"})
             if status != 200:
                 raise DemoError(f"the bridge refused {path.name}: {status} {answer}")
         self.progress(f"posted {len(files)} Alertmanager payloads from 3 clusters through the webhook bridge")

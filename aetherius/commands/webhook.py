@@ -32,9 +32,24 @@ def run(args: argparse.Namespace) -> int:
     port = args.port if args.port is not None else settings.webhook.port
     if not 0 <= port <= 65535:
         raise CliError(f"--port {port} is not a TCP port")
+    _ensure_topics(settings)
     producer = Producer(settings.kafka.bootstrap, client_id="aetherius-webhook")
     app = create_app(settings, producer)
     logging.getLogger("aetherius.webhook").info("webhook bridge on http://%s:%d (kafka %s)", host, port,
                                                 settings.kafka.bootstrap)
     web.run_app(app, host=host, port=port, access_log=None, print=None)
     return 0
+
+
+def _ensure_topics(settings) -> None:  # noqa: ANN001
+    """Create the catalogue's topics if Kafka answers now; if not, the bridge still starts (and says not
+    ready until Kafka is there; the worker creates the topics too)."""
+    import asyncio
+    import logging
+
+    from streams.admin import ensure_topics
+
+    try:
+        asyncio.run(asyncio.wait_for(ensure_topics(settings.kafka), timeout=15))
+    except Exception as exc:  # noqa: BLE001 - unreachable Kafka is reported by /health/ready
+        logging.getLogger("aetherius.webhook").warning("could not create topics at start-up: %s", exc)
