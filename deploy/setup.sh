@@ -42,5 +42,8 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   fi
 fi
 
+step "helm for the chart tests (built once from the Go module proxy, then cached)"
+bash deploy/tools/install-helm.sh
+
 step "fetching Kafka jars (cached after the first run)"
 .venv/bin/python -c "from aetherius.localkafka import ensure_jars; ensure_jars(print)"
