@@ -77,6 +77,7 @@ class Pipeline:
     queued_table: Any  # full tasks waiting in the scheduler's queue, by id (the state itself stays small)
     tasks_table: Any
     limits: scheduling.Limits
+    clusters: ClusterPolicy  # replaced when the cluster registry file changes
 
     def scheduler_state(self) -> scheduling.SchedulerState:
         raw = self.scheduler_table.get(SCHEDULER_KEY)
@@ -87,10 +88,17 @@ class Pipeline:
         return DiagnosticTask.model_validate(raw) if raw else None
 
 
-def _limits(settings: Settings) -> scheduling.Limits:
+def _limits(settings: Settings, cluster_limits: dict[str, int] | None = None) -> scheduling.Limits:
     p = settings.pipeline
     return scheduling.Limits(per_priority=dict(p.running_limits), per_cluster=p.per_cluster_limit,
-                             total=p.total_limit, queue_limit=p.queue_limit)
+                             total=p.total_limit, queue_limit=p.queue_limit, cluster_limits=cluster_limits or {})
+
+
+def _from_registry(settings: Settings, clusters: dict[str, Any]) -> tuple[ClusterPolicy, scheduling.Limits]:
+    """Known clusters and per-cluster concurrency from the registry (disabled clusters are unknown)."""
+    enabled = {cid: c for cid, c in clusters.items() if c.enabled}
+    policy = ClusterPolicy(default_cluster=settings.pipeline.default_cluster, known=frozenset(enabled))
+    return policy, _limits(settings, {cid: c.access_control.max_concurrent_tasks for cid, c in enabled.items()})
 
 
 def error_boundary(stage: str, deadletters: faust.TopicT,
@@ -119,8 +127,14 @@ def _validation_summary(exc: ValidationError) -> str:
 
 def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeline:
     p = settings.pipeline
-    known = frozenset()  # the cluster registry (issue 6) narrows this; empty accepts every named cluster
-    clusters = ClusterPolicy(default_cluster=p.default_cluster, known=known)
+    registry = None
+    if settings.clusters_file is not None:
+        from agents.clusters.registry import ClusterRegistry
+
+        registry = ClusterRegistry.load(settings.clusters_file)  # a bad file at start-up stops the worker
+        policy, limits = _from_registry(settings, registry.clusters)
+    else:  # no registry: every named cluster is accepted, one limit for all
+        policy, limits = ClusterPolicy(default_cluster=p.default_cluster), _limits(settings)
     rules = PriorityRules(frequency_threshold=p.frequency_bump_per_hour,
                           system_namespaces=frozenset(p.system_namespaces),
                           cross_cluster_threshold=p.correlation_min_clusters)
@@ -132,7 +146,8 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
         scheduler_table=app.Table("scheduler", default=None, partitions=1),
         queued_table=app.Table("scheduler-tasks", default=None, partitions=1),
         tasks_table=app.Table("tasks", default=None, partitions=n),
-        limits=_limits(settings),
+        limits=limits,
+        clusters=policy,
     )
     deadletters = topics["deadletter"]
 
@@ -141,9 +156,9 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
     # -- 1. normalize + dedup -------------------------------------------------------------------
     async def on_input(event: faust.EventT) -> None:
         if event.message.topic == topics["k8s.events"].get_topic_name():
-            signal = from_kube_event(KubeEvent.from_bytes(event.value), clusters)
+            signal = from_kube_event(KubeEvent.from_bytes(event.value), pipe.clusters)
         else:
-            signal = from_alert(RawAlert.from_bytes(event.value), clusters)
+            signal = from_alert(RawAlert.from_bytes(event.value), pipe.clusters)
         now = epoch(signal.last_seen)
         state_raw = pipe.dedup_table.get(signal.fingerprint)
         state = dedup.DedupState.model_validate(state_raw) if state_raw else None
@@ -287,11 +302,29 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
             cmd = SchedulerCommand(action="finish", task_id=new.id, reason=new.status.value)
             await topics["task.queue"].send(key=new.id.encode(), value=cmd.to_bytes())
 
+    if registry is not None:
+        _watch_registry(app, pipe, registry, audit)
     _register(app, topics, "signals", [topics["alerts.raw"], topics["k8s.events"]], error_boundary("signals", deadletters, on_input))
     _register(app, topics, "correlate", [topics["signals"]], error_boundary("correlate", deadletters, on_signal))
     _register(app, topics, "scheduler", [topics["task.queue"]], error_boundary("scheduler", deadletters, on_command))
     _register(app, topics, "task_view", [topics["task.state"]], error_boundary("task_view", deadletters, on_task_state))
     return pipe
+
+
+def _watch_registry(app: faust.App, pipe: Pipeline, registry: Any,
+                    audit: Callable[[AuditEvent], Awaitable[None]]) -> None:
+    """Hot reload (NFR-25): a good new file replaces the known clusters and their limits at once; a bad
+    one is reported (log, metric, audit event) and the last good registry stays in force."""
+    from agents.clusters.registry import change_audit_event
+
+    @app.timer(interval=2.0)
+    async def reload_registry() -> None:
+        outcome = registry.check()
+        if outcome.result == "reloaded":
+            pipe.clusters, pipe.limits = _from_registry(pipe.settings, registry.clusters)
+            await audit(change_audit_event(outcome.change, str(registry.path)))
+        elif outcome.result == "rejected":
+            await audit(change_audit_event(None, str(registry.path), error=outcome.error or ""))
 
 
 def _register(app: faust.App, topics: Topics, name: str, sources: list[faust.TopicT],

@@ -37,6 +37,8 @@ class Limits:
     per_cluster: int = 10
     total: int = 50
     queue_limit: int = 100
+    # A cluster's own limit from the registry (access_control.max_concurrent_tasks) replaces per_cluster.
+    cluster_limits: dict[str, int] = field(default_factory=dict)
 
 
 def _order(t: QueuedTask) -> tuple[int, float, int]:
@@ -76,7 +78,7 @@ def _fits(task: QueuedTask, running: dict[str, QueuedTask], limits: Limits) -> b
     if same_priority >= limits.per_priority.get(task.priority.value, limits.total):
         return False
     same_cluster = sum(1 for r in running.values() if r.cluster_id == task.cluster_id)
-    return same_cluster < limits.per_cluster
+    return same_cluster < limits.cluster_limits.get(task.cluster_id, limits.per_cluster)
 
 
 def admit(state: SchedulerState, limits: Limits) -> tuple[SchedulerState, list[QueuedTask]]:

@@ -75,3 +75,10 @@ def test_cancel_pending_by_id_and_by_fingerprint():
     assert [t.task_id for t in removed] == ["t2"] and s.queue == []
     s2, removed = cancel_pending(s, task_id="missing")
     assert s2 is s and removed == []
+
+
+def test_a_clusters_own_limit_from_the_registry_replaces_the_default():
+    limits = Limits(per_cluster=1, total=100, cluster_limits={"big": 3})
+    s, _ = fill([qt(i, cluster="big") for i in range(4)] + [qt(9, cluster="small"), qt(10, cluster="small")], limits)
+    s, admitted = admit(s, limits)
+    assert sorted(t.task_id for t in admitted) == ["t0", "t1", "t2", "t9"]
