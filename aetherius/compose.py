@@ -32,13 +32,13 @@ def tool_executor(settings: Settings, readers, audit_sink) -> ToolExecutor:
 
 def step_loop_extension(settings: Settings) -> Extension:
     def extend(app: faust.App, topics: Topics, settings: Settings, pipe: Pipeline) -> None:
-        from aetherius.readers import Readers
+        from aetherius.readers import cluster_readers
         from agents.budget_agent import register_budget
         from agents.engine import RulesEngine, build_llm_engine
         from agents.steploop import register_step_loop
         from agents.tools.registry import load_registry
 
-        readers = Readers(settings.clusters)
+        readers = cluster_readers(settings)
         executor = tool_executor(settings, readers, topics.audit_sink())
         budget = register_budget(app, topics, settings)  # costs -> day/month ledgers -> budget decisions
         llm = build_llm_engine(settings, load_registry(settings.gateway.registry_file))  # None: rules only
