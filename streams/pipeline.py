@@ -78,10 +78,24 @@ class Pipeline:
     tasks_table: Any
     limits: scheduling.Limits
     clusters: ClusterPolicy  # replaced when the cluster registry file changes
+    _scheduler_cache: tuple[Any, scheduling.SchedulerState] | None = None
 
     def scheduler_state(self) -> scheduling.SchedulerState:
         raw = self.scheduler_table.get(SCHEDULER_KEY)
-        return scheduling.SchedulerState.model_validate(raw) if raw else scheduling.SchedulerState()
+        if raw is None:
+            return scheduling.SchedulerState()
+        # Only the scheduler agent writes this row: reuse the parsed state while the row is the one it wrote
+        # (after a recovery the row is a new object and is parsed again).
+        if self._scheduler_cache is not None and self._scheduler_cache[0] is raw:
+            return self._scheduler_cache[1]
+        state = scheduling.SchedulerState.model_validate(raw)
+        self._scheduler_cache = (raw, state)
+        return state
+
+    def store_scheduler_state(self, state: scheduling.SchedulerState) -> None:
+        raw = state.model_dump()
+        self.scheduler_table[SCHEDULER_KEY] = raw
+        self._scheduler_cache = (raw, state)
 
     def task(self, task_id: str) -> DiagnosticTask | None:
         raw = self.tasks_table.get(task_id)
@@ -252,7 +266,7 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
                 pipe.queued_table.pop(queued.task_id, None)
                 await _transition(queued.task_id, TaskStatus.CANCELLED, cmd.reason or cmd.action)
         state, admitted = scheduling.admit(state, pipe.limits)
-        pipe.scheduler_table[SCHEDULER_KEY] = state.model_dump()
+        pipe.store_scheduler_state(state)
         QUEUE_DEPTH.set(len(state.queue))
         RUNNING.set(len(state.running))
         for queued in admitted:
