@@ -68,6 +68,8 @@ def run_sink(settings: Settings) -> int:
     from aiohttp import web
 
     from aetherius.http.auth import security_middlewares
+    from aetherius.http.openapi import add_openapi_route
+    from aetherius.http.server import attach_http_server
     from aetherius.logging import setup_logging
     from sinks.clickhouse.api import add_routes
     from sinks.clickhouse.sink import open_analytics, register as register_clickhouse
@@ -88,7 +90,8 @@ def run_sink(settings: Settings) -> int:
                               client_max_size=1024 * 1024)
     add_routes(web_app, store, settings)
     add_health_routes(web_app, ready=lambda: app.consumer is not None and bool(app.consumer.assignment()))
-    serve_http(app, web_app, settings.analytics.api_host, settings.analytics.api_port)
+    add_openapi_route(web_app)
+    attach_http_server(app, web_app, settings.analytics.api_host, settings.analytics.api_port, settings.security.tls)
     return _run_faust(app, settings)
 
 
@@ -112,25 +115,6 @@ def add_health_routes(web_app, ready) -> None:
     web_app.router.add_get("/health/live", live)
     web_app.router.add_get("/health/ready", is_ready)
     web_app.router.add_get("/metrics", metrics)
-
-
-def serve_http(app: faust.App, web_app, host: str, port: int) -> None:
-    """Run an aiohttp app inside the Faust worker's loop for the worker's lifetime."""
-    from aiohttp import web
-
-    @app.service
-    class HttpServer(faust.Service):  # type: ignore[misc]
-        runner: web.AppRunner | None = None
-
-        async def on_start(self) -> None:
-            self.runner = web.AppRunner(web_app, access_log=None)
-            await self.runner.setup()
-            await web.TCPSite(self.runner, host, port).start()
-            log.info("serving HTTP on %s:%s", host, port)
-
-        async def on_stop(self) -> None:
-            if self.runner is not None:
-                await self.runner.cleanup()
 
 
 def _run_faust(app: faust.App, settings: Settings) -> int:
