@@ -7,6 +7,7 @@ import logging
 import faust
 
 from agents.tools.types import ToolExecutor
+from schemas.audit import AuditEvent
 from schemas.settings import Settings
 from streams.app import Topics
 from streams.pipeline import Pipeline
@@ -30,6 +31,71 @@ def tool_executor(settings: Settings, readers, audit_sink) -> ToolExecutor:
     return RoutedExecutor(local, remote) if remote else local
 
 
+def knowledge_audit(topics: Topics):
+    """Knowledge-base versions as audit events, one per changed entry (`knowledge.<op>`): the shape the
+    ClickHouse sink turns into knowledge_changes rows."""
+    audit = topics.audit_sink()
+
+    async def on_change(record) -> None:  # noqa: ANN001 - agents.knowledge.versioning.KnowledgeVersionRecord
+        for change in record.changes:
+            await audit(AuditEvent(
+                actor=record.actor or "knowledge", action=f"knowledge.{change.op}", resource=f"knowledge/{change.entry_id}",
+                reason=record.reason or record.action,
+                details={"entry_id": change.entry_id, "version": record.version, "title": change.title,
+                         "confidence_before": change.confidence_before, "confidence_after": change.confidence_after,
+                         "enabled": change.enabled_after}))
+
+    return on_change
+
+
+class WorkerKnowledge:
+    """The embedded knowledge base, owned by this worker (one owner per path): retrieval for the step loop,
+    the feedback loop, and the KB/feedback HTTP routes. Absent when another process owns the path."""
+
+    def __init__(self, settings: Settings, topics: Topics) -> None:
+        from agents.knowledge.engines import StoreBusy
+        from agents.knowledge.factory import open_knowledge_base
+
+        self.settings = settings
+        api_url = f"http://{settings.worker.host}:{settings.worker.port}"
+        try:
+            self.kb = open_knowledge_base(settings.knowledge, on_change=knowledge_audit(topics), api_url=api_url)
+        except StoreBusy as exc:
+            log.warning("knowledge base not opened here (%s): diagnoses run without knowledge", exc)
+            self.kb = None
+
+    async def lookup(self, task):  # noqa: ANN001, ANN201 - the step loop's KnowledgeLookup
+        from agents.knowledge.retrieval import best_score, query_text, retrieve
+
+        if self.kb is None:
+            return 0.0, []
+        ctx = task.context
+        hits = await retrieve(self.kb, query_text(ctx.alertname, ctx.annotations.get("summary", ""), ctx.labels),
+                              cluster_id=task.cluster_id)
+        return best_score(hits), [h.entry for h in hits]
+
+    def register_feedback(self, app: faust.App, runtime_table) -> None:  # noqa: ANN001
+        """The feedback topic -> SRS §5.9.5 rules -> the knowledge base. The report and the knowledge a task
+        used are in its runtime row (same key, same partition as the feedback record)."""
+        from agents.knowledge import feedback_agent
+        from agents.knowledge.feedback import FeedbackApplier, FileFeedbackLedger, ledger_path
+        from agents.runtime import TaskRuntime
+
+        if self.kb is None:
+            return
+        applier = FeedbackApplier(self.kb, FileFeedbackLedger(ledger_path(self.settings.knowledge.path)),
+                                  similar_threshold=self.settings.knowledge.similar_case_threshold)
+
+        async def lookup(task_id: str):  # noqa: ANN202
+            raw = runtime_table.get(task_id)
+            if not raw:
+                return None
+            rt = TaskRuntime.model_validate(raw)
+            return (rt.report, [e.id for e in rt.knowledge]) if rt.report is not None else None
+
+        feedback_agent.register(app, self.settings, applier=applier, lookup=lookup)
+
+
 def step_loop_extension(settings: Settings) -> Extension:
     def extend(app: faust.App, topics: Topics, settings: Settings, pipe: Pipeline) -> None:
         from aetherius.readers import cluster_readers
@@ -42,8 +108,11 @@ def step_loop_extension(settings: Settings) -> Extension:
         executor = tool_executor(settings, readers, topics.audit_sink())
         budget = register_budget(app, topics, settings)  # costs -> day/month ledgers -> budget decisions
         llm = build_llm_engine(settings, load_registry(settings.gateway.registry_file))  # None: rules only
-        register_step_loop(app, topics, settings, pipe, engine=RulesEngine(), executor=executor, llm=llm,
-                           budget=budget)
+        knowledge = WorkerKnowledge(settings, topics)
+        loop = register_step_loop(app, topics, settings, pipe, engine=RulesEngine(), executor=executor, llm=llm,
+                                  budget=budget, knowledge_lookup=knowledge.lookup if knowledge.kb else None)
+        knowledge.register_feedback(app, loop.table)
+        pipe.extras["knowledge"] = knowledge
 
         @app.task
         async def connect_clusters() -> None:

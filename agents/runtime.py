@@ -76,6 +76,7 @@ class TaskRuntime(BaseModel):
     answer: dict[str, Any] | None = None  # the model's validated answer (LLMAnswer), once given
     llm_stop: str = ""  # llm_invalid_answer | llm_unavailable: the rule engine answers
     llm_stop_detail: str = ""
+    report: DiagnosticResult | None = None  # the published result, kept for feedback on it
 
     def in_flight(self) -> list[StepRecord]:
         """Tool calls running (or to re-run after a crash), in either phase."""

@@ -286,7 +286,8 @@ class StepLoop:
                                            "termination_reason": reason})
         now = datetime.now(timezone.utc)
         final = rt.task.model_copy(update={"status": status, "completed_at": now, "status_reason": reason})
-        self.store(rt.model_copy(update={"finished": True, "termination_reason": reason, "task": final}))
+        self.store(rt.model_copy(update={"finished": True, "termination_reason": reason, "task": final,
+                                         "report": result}))
         await self.topics["reports"].send(key=rt.task.id.encode(), value=result.to_bytes())
         await self.topics["task.state"].send(key=rt.task.id.encode(), value=final.to_bytes())
         category = result.root_cause.category.value if result.root_cause else "none"

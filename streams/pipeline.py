@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
@@ -79,6 +79,8 @@ class Pipeline:
     limits: scheduling.Limits
     clusters: ClusterPolicy  # replaced when the cluster registry file changes
     _scheduler_cache: tuple[Any, scheduling.SchedulerState] | None = None
+    # What extensions hand each other (e.g. the knowledge base the worker's HTTP routes serve).
+    extras: dict[str, Any] = field(default_factory=dict)
 
     def scheduler_state(self) -> scheduling.SchedulerState:
         raw = self.scheduler_table.get(SCHEDULER_KEY)

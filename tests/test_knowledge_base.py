@@ -160,7 +160,14 @@ def test_runbook_errors_name_the_file_and_problem():
     assert [e.id for e in entries] == ["x#overview", "x#fix"] and "## not a heading" in entries[1].content
 
 
-def test_cli_works_locally_and_through_the_owner_api(tmp_path, capsys):
+OWNER_KEY = "aek_test-owner-key-0123456789"
+
+
+def test_cli_works_locally_and_through_the_owner_api(tmp_path, capsys, monkeypatch):
+    from aetherius.http.auth import hash_api_key, security_middlewares
+    from schemas.security_settings import SecuritySettings
+
+    monkeypatch.setenv("AETHERIUS_API_KEY", OWNER_KEY)
     from aetherius.cli import main
     from agents.knowledge.api import add_kb_routes
 
@@ -187,7 +194,12 @@ def test_cli_works_locally_and_through_the_owner_api(tmp_path, capsys):
                     sock.bind(("127.0.0.1", 0))  # learn the port first: the owner advertises it in its lock
                     kb = open_knowledge_base(KnowledgeSettings(path=data),
                                              api_url=f"http://127.0.0.1:{sock.getsockname()[1]}")
-                    app = web.Application()
+                    async def audit(_event) -> None:
+                        return None
+
+                    # The owner's API as the worker serves it: behind the auth middleware, an admin key.
+                    app = web.Application(middlewares=security_middlewares(SecuritySettings(api_keys=[
+                        {"name": "ops", "role": "admin", "hash": hash_api_key(OWNER_KEY)}]), audit))
                     add_kb_routes(app, kb)
                     runner = web.AppRunner(app, access_log=None)
                     await runner.setup()

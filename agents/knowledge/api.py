@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+
+from aetherius.http.rbac import require
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agents.knowledge.base import KnowledgeBase, UnknownEntry
@@ -118,10 +120,11 @@ def add_kb_routes(app: web.Application, kb: KnowledgeBase) -> None:
         return web.json_response({"version": kb.version, "changed": [] if cs is None else
                                   [{"entry_id": c.entry_id, "op": c.op} for c in cs.changes]})
 
-    app.router.add_post(f"{PREFIX}/search", search)
-    app.router.add_get(f"{PREFIX}/entries", list_entries)
-    app.router.add_get(f"{PREFIX}/entries/{{id}}", show)
-    app.router.add_post(f"{PREFIX}/entries/{{id}}/disable", disable)
-    app.router.add_post(f"{PREFIX}/ingest", ingest)
-    app.router.add_get(f"{PREFIX}/versions", versions)
-    app.router.add_post(f"{PREFIX}/rollback", rollback)
+    # Permission marks enforced by the auth middleware (aetherius/http): reads vs changes of the knowledge base.
+    app.router.add_post(f"{PREFIX}/search", require("knowledge:read")(search))
+    app.router.add_get(f"{PREFIX}/entries", require("knowledge:read")(list_entries))
+    app.router.add_get(f"{PREFIX}/entries/{{id}}", require("knowledge:read")(show))
+    app.router.add_post(f"{PREFIX}/entries/{{id}}/disable", require("knowledge:write")(disable))
+    app.router.add_post(f"{PREFIX}/ingest", require("knowledge:write")(ingest))
+    app.router.add_get(f"{PREFIX}/versions", require("knowledge:read")(versions))
+    app.router.add_post(f"{PREFIX}/rollback", require("knowledge:write")(rollback))

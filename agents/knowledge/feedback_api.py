@@ -15,6 +15,8 @@ import logging
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
+
+from aetherius.http.rbac import PRINCIPAL, require
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from schemas.feedback import FeedbackCorrection, UserFeedback
@@ -78,9 +80,8 @@ def feedback_handler(publish: Publish, task_exists: TaskExists) -> Callable[[web
                                              for e in exc.errors()])
         if not await task_exists(req.task_id):
             return web.json_response({"error": f"unknown task {req.task_id!r}"}, status=404)
-        principal = request.get("principal")
-        user = str(getattr(principal, "name", None) or principal or req.user_id or "anonymous") if principal else (
-            req.user_id or "anonymous")
+        principal = request.get(PRINCIPAL)  # set by the auth middleware: the voter is who authenticated
+        user = principal.name if principal is not None else (req.user_id or "anonymous")
         fb = to_feedback(req, user)
         try:
             await publish(fb)
@@ -93,4 +94,4 @@ def feedback_handler(publish: Publish, task_exists: TaskExists) -> Callable[[web
 
 
 def add_feedback_route(app: web.Application, publish: Publish, task_exists: TaskExists) -> None:
-    app.router.add_post("/api/v1/feedback", feedback_handler(publish, task_exists))
+    app.router.add_post("/api/v1/feedback", require("feedback:write")(feedback_handler(publish, task_exists)))
