@@ -199,15 +199,16 @@ class TaskApi:
         return self.app.producer.key_partition(self._source_topic, task_id.encode()).partition
 
     def _owned_partitions(self) -> set[int] | None:
-        """The tasks-table partitions this worker is active for, or None when the assignment is not known yet.
+        """The tasks-table partitions this worker is active for, or None when no assignment is known yet.
 
         A listing needs it because faust's memory store keeps the keys this worker wrote itself after their
         partition was revoked (it forgets only keys it recovered from the changelog): without it a listing would
         include stale copies of tasks another worker now owns."""
-        for url, topics in self._metadata().items():
+        metadata = self._metadata()
+        for url, topics in metadata.items():
             if same_node(url, self.me):
                 return set(topics.get(self._changelog, ()))
-        return None
+        return set() if metadata else None  # known, and we hold none (more workers than partitions)
 
     def _owner(self, task_id: str) -> str | None:
         """The URL of the worker owning `task_id`, or None when it is this one. KeyError: no owner known yet."""
