@@ -20,17 +20,6 @@ from aetherius.http.openapi import (CATALOGUE, OPENAPI_PATH, OPENAPI_PERMISSION,
 from aetherius.http.rbac import PERMISSIONS, require
 from schemas.settings import Settings
 
-# Routes whose owners have not put a `@require` mark on the handler yet (their apps would refuse them: deny by
-# default). Each entry must still be unmarked - the test fails when an owner adds the mark, so this list only
-# shrinks - and its catalogue permission is the one the mark must carry.
-PENDING_MARKS: dict[str, set[tuple[str, str]]] = {
-    "feedback": {("POST", "/api/v1/feedback")},
-    "knowledge": {("POST", "/api/v1/kb/search"), ("GET", "/api/v1/kb/entries"), ("GET", "/api/v1/kb/entries/{id}"),
-                  ("POST", "/api/v1/kb/entries/{id}/disable"), ("POST", "/api/v1/kb/ingest"),
-                  ("GET", "/api/v1/kb/versions"), ("POST", "/api/v1/kb/rollback")},
-}
-
-
 def worker_web_app(settings: Settings | None = None) -> web.Application:
     from streams.app import create_app
     from streams.pipeline import build_pipeline
@@ -155,11 +144,7 @@ def test_other_roles_routes_match_the_catalogue(name, role, build):
     app = build()
     part = PARTS[name]
     routes = [r for r in CATALOGUE if r.role != role or part is None or r.key in part]
-    pending = PENDING_MARKS.get(name, set())
-    by_key = {r.key: r for r in CATALOGUE}
-    expected = {f"{m} {p}: catalogue says {by_key[(m, p)].permission}, @require says None" for m, p in pending}
-    assert set(route_mismatches(app, role, routes)) == expected, \
-        "a route and the catalogue disagree (or an owner added a pending mark: remove it from PENDING_MARKS)"
+    assert route_mismatches(app, role, routes) == []
 
 
 def test_slack_route_is_signature_authenticated_not_marked():
