@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from typing import Callable
 
 import faust
+from aiohttp.web import Application
 
 from aetherius.http.server import attach_http_server
 from aetherius.logging import setup_logging
@@ -22,6 +24,15 @@ log = logging.getLogger(__name__)
 # Extra parts (step loop, sinks) register themselves on the app through hooks like this one.
 Extension = Callable[[faust.App, Topics, Settings, Pipeline], None]
 
+_WEB_APPS: "weakref.WeakKeyDictionary[faust.App, Application]" = weakref.WeakKeyDictionary()
+
+
+def worker_web_app(app: faust.App) -> Application | None:
+    """The worker's aiohttp app, for an extension that serves routes from the worker (e.g. the knowledge base
+    it owns). Add routes while extending (the router freezes when the server starts); mark each handler with
+    `@require` and list it in aetherius.http.openapi.CATALOGUE (tests/test_openapi.py checks both)."""
+    return _WEB_APPS.get(app)
+
 
 def build_worker_app(settings: Settings, *, web: bool = True,
                      extensions: tuple[Extension, ...] = ()) -> tuple[faust.App, Pipeline]:
@@ -30,8 +41,8 @@ def build_worker_app(settings: Settings, *, web: bool = True,
     app, topics = create_app(settings, web=web)
     pipe = build_pipeline(app, topics, settings)
     if web:
-        attach_http_server(app, create_worker_web_app(app, pipe, settings), settings.worker.host,
-                           settings.worker.port, settings.security.tls)
+        _WEB_APPS[app] = web_app = create_worker_web_app(app, pipe, settings)
+        attach_http_server(app, web_app, settings.worker.host, settings.worker.port, settings.security.tls)
     for extend in extensions:
         extend(app, topics, settings, pipe)
     return app, pipe

@@ -169,3 +169,29 @@ def test_bad_tls_files_fail_at_build_and_busy_port_fails_clearly(tmp_path):
             taken.close()
 
     assert asyncio.run(scenario()) == "ok"
+
+
+def test_extensions_can_serve_marked_routes_from_the_worker():
+    """An extension (e.g. the knowledge base the worker owns) adds its routes to the worker's secured app; the
+    OpenAPI document of the worker then lists them."""
+    from aetherius.http.openapi import document_for_app, route_mismatches
+    from aetherius.http.rbac import require
+    from streams.worker import build_worker_app, worker_web_app
+
+    def kb_extension(app, _topics, _settings, _pipe) -> None:
+        @require("knowledge:read")
+        async def versions(_r: web.Request) -> web.Response:
+            return web.json_response({})
+
+        worker_web_app(app).router.add_get("/api/v1/kb/versions", versions)
+
+    app, _pipe = build_worker_app(Settings(), extensions=(kb_extension,))
+    web_app = worker_web_app(app)
+    assert "/api/v1/kb/versions" in document_for_app(web_app)["paths"]
+    assert route_mismatches(web_app, "worker") == [
+        "GET /api/v1/kb/versions: catalogued for role knowledge, mounted on worker"]
+    # Serving both roles, every other knowledge route is now expected on this app too.
+    missing = route_mismatches(web_app, ("worker", "knowledge"))
+    assert missing and all(p.endswith("catalogued for knowledge but not mounted") for p in missing)
+    assert not any("/api/v1/kb/versions" in p for p in missing)
+    assert worker_web_app(build_worker_app(Settings(), web=False)[0]) is None

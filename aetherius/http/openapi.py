@@ -343,9 +343,12 @@ def add_openapi_route(app: web.Application) -> None:
     app.router.add_get(OPENAPI_PATH, openapi)
 
 
-def route_mismatches(app: web.Application, role: str, routes: Iterable[Route] = CATALOGUE) -> list[str]:
-    """Differences between an app of `role` and the catalogue, both ways: a mounted route the catalogue lacks,
-    a permission that differs from its `@require` mark, a catalogued route of the role the app does not mount."""
+def route_mismatches(app: web.Application, roles: str | Iterable[str],
+                     routes: Iterable[Route] = CATALOGUE) -> list[str]:
+    """Differences between an app serving `roles` and the catalogue, both ways: a mounted route the catalogue
+    lacks, a permission that differs from its `@require` mark, a catalogued route of those roles the app does not
+    mount. (The worker that owns the knowledge base serves roles {"worker", "knowledge"}.)"""
+    roles = {roles} if isinstance(roles, str) else set(roles)
     routes = list(routes)
     by_key = {r.key: r for r in routes}
     problems = []
@@ -355,14 +358,14 @@ def route_mismatches(app: web.Application, role: str, routes: Iterable[Route] = 
         entry = by_key.get((method, path))
         if entry is None:
             problems.append(f"{method} {path}: mounted but not in the catalogue")
-        elif entry.role not in (role, "all"):
-            problems.append(f"{method} {path}: catalogued for role {entry.role}, mounted on {role}")
+        elif entry.role not in roles | {"all"}:
+            problems.append(f"{method} {path}: catalogued for role {entry.role}, mounted on {'/'.join(sorted(roles))}")
         elif entry.permission != mark:
             problems.append(f"{method} {path}: catalogue says {entry.permission}, @require says {mark}")
     mounted = app_route_keys(app)
     for r in routes:
-        if r.role == role and r.key not in mounted:
-            problems.append(f"{r.method} {r.path}: catalogued for {role} but not mounted")
+        if r.role in roles and r.key not in mounted:
+            problems.append(f"{r.method} {r.path}: catalogued for {r.role} but not mounted")
     return problems
 
 
