@@ -74,6 +74,30 @@ class WorkerKnowledge:
                               cluster_id=task.cluster_id)
         return best_score(hits), [h.entry for h in hits]
 
+    def add_routes(self, web_app, topics: Topics, pipe: Pipeline) -> None:  # noqa: ANN001
+        """The knowledge base's API (for `aetherius kb` while this worker owns the store), the feedback API,
+        and Slack's interactivity endpoint (its own signature check; a public path) on the worker's app."""
+        from agents.knowledge.api import add_kb_routes
+        from agents.knowledge.feedback_api import add_feedback_route
+        from sinks.slack import add_slack_routes
+
+        if web_app is None:
+            return
+        feedback = topics["feedback"]
+
+        async def publish(fb) -> None:  # noqa: ANN001 - schemas.feedback.UserFeedback
+            await feedback.send(key=fb.task_id.encode(), value=fb.to_bytes())
+
+        async def task_exists(task_id: str) -> bool:
+            return pipe.tasks_table.get(task_id) is not None
+
+        if self.kb is not None:
+            add_kb_routes(web_app, self.kb)
+        add_feedback_route(web_app, publish, task_exists)
+        secret = self.settings.sinks.slack_signing_secret
+        if secret is not None:
+            add_slack_routes(web_app, secret.get_secret_value(), publish)
+
     def register_feedback(self, app: faust.App, runtime_table) -> None:  # noqa: ANN001
         """The feedback topic -> SRS §5.9.5 rules -> the knowledge base. The report and the knowledge a task
         used are in its runtime row (same key, same partition as the feedback record)."""
@@ -103,6 +127,7 @@ def step_loop_extension(settings: Settings) -> Extension:
         from agents.engine import RulesEngine, build_llm_engine
         from agents.steploop import register_step_loop
         from agents.tools.registry import load_registry
+        from streams.worker import worker_web_app
 
         readers = cluster_readers(settings)
         executor = tool_executor(settings, readers, topics.audit_sink())
@@ -112,7 +137,7 @@ def step_loop_extension(settings: Settings) -> Extension:
         loop = register_step_loop(app, topics, settings, pipe, engine=RulesEngine(), executor=executor, llm=llm,
                                   budget=budget, knowledge_lookup=knowledge.lookup if knowledge.kb else None)
         knowledge.register_feedback(app, loop.table)
-        pipe.extras["knowledge"] = knowledge
+        knowledge.add_routes(worker_web_app(app), topics, pipe)
 
         @app.task
         async def connect_clusters() -> None:
@@ -124,7 +149,13 @@ def step_loop_extension(settings: Settings) -> Extension:
     return extend
 
 
+SLACK_INTERACTIVITY = "/api/v1/slack/interactivity"
+
+
 def worker_extensions(settings: Settings) -> tuple[Extension, ...]:
+    if settings.sinks.slack_signing_secret is not None and SLACK_INTERACTIVITY not in settings.security.public_paths:
+        # Slack cannot send our credentials: its requests are authenticated by their signature instead.
+        settings.security.public_paths.append(SLACK_INTERACTIVITY)
     return (step_loop_extension(settings),) if settings.worker.step_loop else ()
 
 

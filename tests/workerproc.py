@@ -52,6 +52,7 @@ class WorkerProcess:
             "AETHERIUS_WORKER__APP_ID": self.prefix,
             "AETHERIUS_WORKER__PORT": str(self.port),
             "AETHERIUS_WORKER__DATA_DIR": str(self.work_dir / "worker"),
+            "AETHERIUS_KNOWLEDGE__PATH": str(self.work_dir / "knowledge"),
             "AETHERIUS_LOG_LEVEL": "WARNING",
             "AETHERIUS_SECURITY__API_KEYS": api_keys_env(),
             **self.env_extra,
