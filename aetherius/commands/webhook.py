@@ -37,7 +37,13 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(settings, producer)
     logging.getLogger("aetherius.webhook").info("webhook bridge on http://%s:%d (kafka %s)", host, port,
                                                 settings.kafka.bootstrap)
-    web.run_app(app, host=host, port=port, access_log=None, print=None)
+    from aetherius.http.tls import ssl_context_from
+
+    try:
+        tls = ssl_context_from(settings.security.tls)  # TLS 1.2+ when a cert/key is configured
+    except Exception as exc:  # a missing or broken cert/key: one line, exit 2
+        raise CliError(f"TLS: {exc}") from exc
+    web.run_app(app, host=host, port=port, access_log=None, print=None, ssl_context=tls)
     return 0
 
 
