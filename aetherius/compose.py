@@ -120,16 +120,34 @@ class WorkerKnowledge:
         feedback_agent.register(app, self.settings, applier=applier, lookup=lookup)
 
 
+def availability_notifier(topics: Topics):
+    """A cluster marked unavailable or found again is an audit event (and the notification hook)."""
+    audit = topics.audit_sink()
+
+    async def notify(cluster_id: str, transition: str, error: str) -> None:
+        down = transition == "marked_unavailable"
+        log.warning("cluster %s %s %s", cluster_id, "is unavailable:" if down else "is reachable again", error,
+                    extra={"cluster_id": cluster_id})
+        await audit(AuditEvent(actor="availability", action="cluster.unavailable" if down else "cluster.reactivated",
+                               resource=f"cluster/{cluster_id}", cluster_id=cluster_id,
+                               result="error" if down else "ok", reason=error))
+
+    return notify
+
+
 def step_loop_extension(settings: Settings) -> Extension:
     def extend(app: faust.App, topics: Topics, settings: Settings, pipe: Pipeline) -> None:
         from aetherius.readers import cluster_readers
         from agents.budget_agent import register_budget
+        from agents.clusters.availability import AvailabilityTracker
         from agents.engine import RulesEngine, build_llm_engine
         from agents.steploop import register_step_loop
         from agents.tools.registry import load_registry
         from streams.worker import worker_web_app
 
-        readers = cluster_readers(settings)
+        tracker = AvailabilityTracker()
+        notify = availability_notifier(topics)
+        readers = cluster_readers(settings, tracker, notify)
         executor = tool_executor(settings, readers, topics.audit_sink())
         budget = register_budget(app, topics, settings)  # costs -> day/month ledgers -> budget decisions
         llm = build_llm_engine(settings, load_registry(settings.gateway.registry_file))  # None: rules only
@@ -138,6 +156,15 @@ def step_loop_extension(settings: Settings) -> Extension:
                                   budget=budget, knowledge_lookup=knowledge.lookup if knowledge.kb else None)
         knowledge.register_feedback(app, loop.table)
         knowledge.add_routes(worker_web_app(app), topics, pipe)
+
+        @app.timer(interval=5.0)
+        async def reprobe_clusters() -> None:  # unavailable clusters are probed every 30 s (the policy)
+            from agents.clusters.guard import reprobe
+
+            try:
+                await reprobe(tracker, readers.raw, notify)
+            except Exception as exc:  # noqa: BLE001 - the next round tries again
+                log.error("cluster re-probe failed: %s", exc)
 
         @app.task
         async def connect_clusters() -> None:

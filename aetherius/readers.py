@@ -13,13 +13,25 @@ class Readers(Mapping[str, ClusterReader]):
     """cluster id -> reader. Dump and Vault readers are made on first use; kubeconfig readers by
     `connect_live()` inside the running loop. With a registry, a changed entry gets a new reader."""
 
-    def __init__(self, sources: dict[str, ClusterSource], registry: Any = None, vault: Any = None) -> None:
+    def __init__(self, sources: dict[str, ClusterSource], registry: Any = None, vault: Any = None,
+                 tracker: Any = None, notify: Any = None) -> None:
         self.sources = sources
         self.registry = registry  # agents.clusters.registry.ClusterRegistry | None
         self.vault = vault  # agents.credentials.vault.VaultCredentialProvider | None
+        self.tracker = tracker  # agents.clusters.availability.AvailabilityTracker | None: 3 tries, then unavailable
+        self.notify = notify
         self._made: dict[str, ClusterReader] = {}
 
     def __getitem__(self, cluster_id: str) -> ClusterReader:
+        reader = self.raw(cluster_id)
+        if self.tracker is None:
+            return reader
+        from agents.clusters.guard import GuardedReader
+
+        return GuardedReader(reader, self.tracker, self.notify)
+
+    def raw(self, cluster_id: str) -> ClusterReader:
+        """The reader without the availability guard (what a re-probe uses)."""
         self._follow_registry()
         if cluster_id not in self._made:
             source = self.sources.get(cluster_id)
@@ -63,6 +75,9 @@ class Readers(Mapping[str, ClusterReader]):
                 api = await api_client_from_config(source.kubeconfig, source.context)
                 self._made[cluster_id] = LiveReader(api, cluster_id)
 
+    def __contains__(self, cluster_id: object) -> bool:
+        return isinstance(cluster_id, str) and (cluster_id in self.sources or self._vault_cluster(cluster_id) is not None)
+
     def __iter__(self) -> Iterator[str]:
         ids = set(self.sources)
         if self.registry is not None and self.vault is not None:
@@ -79,7 +94,7 @@ class Readers(Mapping[str, ClusterReader]):
             return default
 
 
-def cluster_readers(settings: Any) -> Readers:
+def cluster_readers(settings: Any, tracker: Any = None, notify: Any = None) -> Readers:
     """The readers a worker uses: settings.clusters, plus the registry's clusters when Vault is configured."""
     registry = vault = None
     if settings.clusters_file is not None and settings.vault is not None:
@@ -88,4 +103,4 @@ def cluster_readers(settings: Any) -> Readers:
 
         registry = ClusterRegistry.load(settings.clusters_file)
         vault = VaultCredentialProvider(settings.vault)
-    return Readers(settings.clusters, registry, vault)
+    return Readers(settings.clusters, registry, vault, tracker, notify)

@@ -240,6 +240,12 @@ class StepLoop:
             return
         if stop is not None:
             reason, status, result_status = stop.reason.value, stop.status, stop.result_status
+        elif rt.steps and all(st.status == "failed" for st in rt.steps):
+            # Not one read succeeded (the cluster is unreachable, its credentials are gone): a failure to tell
+            # a person about, not a "completed" diagnosis of nothing (SRS §3.5.2).
+            reason, status, result_status = "cluster_unreadable", TaskStatus.FAILED, "failed"
+            findings = findings.model_copy(update={"summary": findings.summary.model_copy(update={
+                "problem": f"could not read cluster {rt.task.cluster_id}: {rt.steps[-1].error}"[:500]})})
         else:
             reason = "root_cause_identified" if findings.confidence >= CONFIDENCE_THRESHOLD else "evidence_exhausted"
             status, result_status = TaskStatus.COMPLETED, "completed"

@@ -65,7 +65,7 @@ class Gateway:
         if missing:
             raise ValueError(f"registry tools without an implementation: {', '.join(missing)}")
         self.registry = registry
-        self.readers = dict(readers)
+        self.readers = readers  # a live view: readers may be created lazily (kubeconfig, Vault)
         self.tools = dict(tools)
         self.audit_sink = audit_sink
         self.max_output_bytes = max_output_bytes
