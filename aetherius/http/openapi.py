@@ -39,7 +39,7 @@ Role = Literal["all", "worker", "webhook", "sink", "knowledge"]
 
 ROLE_TITLES: dict[str, str] = {
     "all": "every role", "worker": "`aetherius worker`", "webhook": "`aetherius webhook`",
-    "sink": "`aetherius sink`", "knowledge": "knowledge-base owner",
+    "sink": "`aetherius sink`", "knowledge": "`aetherius worker` (the one owning the knowledge base)",
 }
 
 
@@ -158,7 +158,7 @@ CATALOGUE: tuple[Route, ...] = (
           responses={202: Body("accepted", schema=_obj(accepted={"type": "integer"}, fingerprint=_STR)),
                      400: _error("invalid request (field named)"), 415: _error("content type is not JSON"),
                      503: _error("Kafka unavailable; retry")}),
-    # ---- sink: analytics API (sinks/clickhouse/api.py) and feedback
+    # ---- sink: analytics API (sinks/clickhouse/api.py); feedback is served by the worker owning the KB
     Route("GET", "/api/v1/costs", "sink", "LLM cost report over a window", permission="costs:read",
           params=(*_TIME, Param("group_by", description="day, cluster, model, ... (default day)")),
           responses={200: Body("cost report", schema=_JSON_OBJECT), 400: _error("bad parameter (named)"),
@@ -179,13 +179,13 @@ CATALOGUE: tuple[Route, ...] = (
                   Param("top", schema={"type": "integer", "minimum": 1, "maximum": 100, "default": 10})),
           responses={200: Body("statistics", schema=_JSON_OBJECT), 400: _error("bad parameter (named)"),
                      503: _error("store unavailable")}),
-    Route("POST", "/api/v1/feedback", "sink", "Feedback on a diagnosis (one vote per task and user)",
+    Route("POST", "/api/v1/feedback", "knowledge", "Feedback on a diagnosis (one vote per task and user)",
           permission="feedback:write",
           request=Body("rating 1-5 or up/down, comment, corrections",
                        model="agents.knowledge.feedback_api:FeedbackRequest"),
           responses={202: Body("recorded", schema=_obj(id=_STR, status=_STR)), 400: _error("invalid feedback"),
                      404: _error("unknown task"), 503: _error("could not be recorded; retry")}),
-    Route("POST", "/api/v1/slack/interactivity", "sink", "Slack interactivity (feedback buttons)",
+    Route("POST", "/api/v1/slack/interactivity", "knowledge", "Slack interactivity (feedback buttons)",
           auth="slack_signature",
           description="Authenticated by Slack's v0 request signature, not by an Aetherius credential.",
           request=Body("form body payload=<json>", schema={"type": "object", "properties": {"payload": _STR}},
