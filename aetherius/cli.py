@@ -41,4 +41,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # `python -m aetherius.cli`: run the imported module's main, so the CliError that commands raise (imported
+    # from aetherius.cli) is the class main() catches, not a second copy defined in __main__.
+    from aetherius.cli import main as _main
+
+    sys.exit(_main())

@@ -205,14 +205,21 @@ class TaskApi:
         partition was revoked (it forgets only keys it recovered from the changelog): without it a listing would
         include stale copies of tasks another worker now owns."""
         metadata = self._metadata()
+        if all(same_node(url, self.me) for url in metadata):
+            # The only worker: every row is ours. (On a fresh broker the first assignment's metadata can name
+            # only some partitions, which would hide tasks; filtering is only needed with other workers.)
+            return None
         for url, topics in metadata.items():
             if same_node(url, self.me):
                 return set(topics.get(self._changelog, ()))
-        return set() if metadata else None  # known, and we hold none (more workers than partitions)
+        return set()  # known, and we hold none (more workers than partitions)
 
     def _owner(self, task_id: str) -> str | None:
         """The URL of the worker owning `task_id`, or None when it is this one. KeyError: no owner known yet."""
-        url = owner_of_partition(self._metadata(), self._changelog, self._partition_of(task_id))
+        metadata = self._metadata()
+        if metadata and all(same_node(url, self.me) for url in metadata):
+            return None  # the only worker owns every task
+        url = owner_of_partition(metadata, self._changelog, self._partition_of(task_id))
         if url is None:
             raise KeyError(task_id)
         return None if same_node(url, self.me) else url
