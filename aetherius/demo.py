@@ -190,7 +190,9 @@ class Demo:
             if len(tasks) >= EXPECTED_TASKS and len(finished) == len(tasks):
                 return tasks
             time.sleep(0.5)
-        raise DemoError(f"only {len(tasks)} tasks finished in {timeout:.0f}s; see the logs in {self.work_dir / 'logs'}")
+        seen = ", ".join(f"{t['context']['alertname']}@{t['cluster_id']}={t['status']}" for t in tasks) or "none"
+        raise DemoError(f"{len(tasks)} tasks after {timeout:.0f}s, expected {EXPECTED_TASKS} finished ({seen}); "
+                        f"see the logs in {self.work_dir / 'logs'}")
 
     def reports(self) -> list[Any]:
         """Every report on the reports topic (one per task; the latest wins if a crash ever doubled one)."""

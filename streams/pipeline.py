@@ -61,6 +61,13 @@ def epoch(dt: datetime) -> float:
     return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp()
 
 
+def correlation_key(signal: Signal) -> str:
+    """"The same alert in several clusters": same alertname, namespace and resource, whatever the cluster.
+    (Two different pods crash-looping in one cluster are two alerts, not one alert seen twice.) The signals
+    topic is keyed by alertname, so every cluster's copy of an alert reaches the same partition."""
+    return "|".join((signal.alertname, signal.namespace, signal.resource_kind, signal.resource_name))
+
+
 def task_id_for(fingerprint: str, window_start: float) -> str:
     """Deterministic: a redelivered signal creates the same task id, which the scheduler recognises."""
     return str(uuid.uuid5(TASK_NS, f"{fingerprint}:{window_start:.3f}"))
@@ -199,7 +206,7 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
     async def on_signal(event: faust.EventT) -> None:
         signal = Signal.from_bytes(event.value)
         now = epoch(signal.last_seen)
-        key = signal.alertname
+        key = correlation_key(signal)
         state_raw = pipe.correlation_table.get(key)
         state = correlation.CorrelationState.model_validate(state_raw) if state_raw else None
         if signal.status == "resolved":
@@ -233,7 +240,7 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
                 clusters=sorted(members), member_fingerprints=[m.fingerprint for m in members.values()],
                 window_start=datetime.fromtimestamp(min(m.last_seen for m in members.values()), timezone.utc))
             INCIDENTS.inc()
-            await topics["incidents"].send(key=key.encode(), value=incident.to_bytes())
+            await topics["incidents"].send(key=signal.alertname.encode(), value=incident.to_bytes())
             task = _new_task(str(uuid.uuid5(TASK_NS, f"incident:{incident.incident_id}")), signal, priority,
                              settings, meta, incident=incident)
         else:

@@ -48,3 +48,15 @@ def test_resolve_removes_the_member():
     s = observe_resolved(s, now=2, cluster_id="c2", fingerprint="fp-c2", window_seconds=W)
     s, d = fire(s, "c3", 3)
     assert d.clusters_firing == 2 and d.new_incident_id is None
+
+
+def test_correlation_key_separates_different_resources_and_ignores_the_cluster():
+    from schemas.signal import Signal
+    from streams.pipeline import correlation_key
+
+    def sig(cluster, pod):
+        return Signal(source="alertmanager", fingerprint=f"{cluster}{pod}", cluster_id=cluster, namespace="shop",
+                      resource_kind="Pod", resource_name=pod, alertname="KubePodCrashLooping")
+
+    assert correlation_key(sig("a", "cart-1")) == correlation_key(sig("b", "cart-1"))
+    assert correlation_key(sig("a", "cart-1")) != correlation_key(sig("a", "accounts-1"))
