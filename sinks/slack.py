@@ -22,13 +22,13 @@ from agents.redaction import redact_text
 from schemas.feedback import UserFeedback
 from schemas.result import DiagnosticResult
 from sinks.delivery import HttpRequest
+from sinks.signing import check_timestamped
 from sinks.report import RISK_ICON, cost_line, ordered_recommendations, root_cause_line, title
 
 log = logging.getLogger(__name__)
 
 ACTION_UP = "aetherius_feedback_up"
 ACTION_DOWN = "aetherius_feedback_down"
-MAX_SKEW_SECONDS = 300
 _TEXT_LIMIT = 2900  # Slack section text limit is 3000 characters
 
 
@@ -89,17 +89,8 @@ def slack_signature(secret: str, timestamp: str, body: bytes) -> str:
 def verify_slack_signature(secret: str, timestamp: str | None, signature: str | None, body: bytes,
                            now: float | None = None) -> str | None:
     """None when valid, else why not (pure; `now` injectable)."""
-    if not timestamp or not signature:
-        return "missing X-Slack-Request-Timestamp or X-Slack-Signature"
-    try:
-        ts = int(timestamp)
-    except ValueError:
-        return "timestamp is not an integer"
-    if abs((time.time() if now is None else now) - ts) > MAX_SKEW_SECONDS:
-        return "timestamp outside the 5-minute window"
-    if not hmac.compare_digest(slack_signature(secret, timestamp, body), signature):
-        return "signature mismatch"
-    return None
+    return check_timestamped(timestamp, signature, lambda ts: slack_signature(secret, ts, body), now=now,
+                             missing="missing X-Slack-Request-Timestamp or X-Slack-Signature")
 
 
 def feedback_from_action(payload: dict[str, Any]) -> UserFeedback | None:

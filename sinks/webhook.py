@@ -17,12 +17,12 @@ import time
 
 from schemas.result import DiagnosticResult
 from sinks.delivery import HttpRequest
+from sinks.signing import check_timestamped
 from sinks.report import render_json
 
 SIGNATURE_HEADER = "X-Aetherius-Signature"
 TIMESTAMP_HEADER = "X-Aetherius-Timestamp"
 REPORT_ID_HEADER = "X-Aetherius-Report-Id"
-MAX_SKEW_SECONDS = 300
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -32,17 +32,8 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 def verify_webhook_signature(secret: str, timestamp: str | None, signature: str | None, body: bytes,
                              now: float | None = None) -> str | None:
     """None when valid, else why not."""
-    if not timestamp or not signature:
-        return f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER}"
-    try:
-        ts = int(timestamp)
-    except ValueError:
-        return "timestamp is not an integer"
-    if abs((time.time() if now is None else now) - ts) > MAX_SKEW_SECONDS:
-        return "timestamp outside the 5-minute window"
-    if not hmac.compare_digest(sign(secret, timestamp, body), signature):
-        return "signature mismatch"
-    return None
+    return check_timestamped(timestamp, signature, lambda ts: sign(secret, ts, body), now=now,
+                             missing=f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER}")
 
 
 def webhook_request(url: str, secret: str, result: DiagnosticResult, now: float | None = None) -> HttpRequest:
