@@ -195,6 +195,7 @@ def run_sink(settings: Settings) -> int:
     from aiohttp import web
 
     from aetherius.http.auth import security_middlewares
+    from aetherius.http.health import add_health_routes
     from aetherius.http.openapi import add_openapi_route
     from aetherius.http.server import attach_http_server
     from aetherius.logging import setup_logging
@@ -220,28 +221,6 @@ def run_sink(settings: Settings) -> int:
     add_openapi_route(web_app)
     attach_http_server(app, web_app, settings.analytics.api_host, settings.analytics.api_port, settings.security.tls)
     return _run_faust(app, settings)
-
-
-def add_health_routes(web_app, ready) -> None:
-    """/health/live, /health/ready and /metrics: public on every role (the auth middleware lets them through)."""
-    from aiohttp import web
-
-    from aetherius.metrics import exposition
-
-    async def live(_request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
-    async def is_ready(_request: web.Request) -> web.Response:
-        ok = bool(ready())
-        return web.json_response({"status": "ready" if ok else "starting"}, status=200 if ok else 503)
-
-    async def metrics(_request: web.Request) -> web.Response:
-        body, content_type = exposition()
-        return web.Response(body=body, headers={"Content-Type": content_type})
-
-    web_app.router.add_get("/health/live", live)
-    web_app.router.add_get("/health/ready", is_ready)
-    web_app.router.add_get("/metrics", metrics)
 
 
 def _run_faust(app: faust.App, settings: Settings) -> int:

@@ -25,9 +25,10 @@ from pydantic import BaseModel, Field, ValidationError
 from yarl import URL
 
 from aetherius.http.auth import security_middlewares
+from aetherius.http.health import add_health_routes
 from aetherius.http.openapi import add_openapi_route
 from aetherius.http.rbac import PRINCIPAL, require
-from aetherius.metrics import REGISTRY, exposition
+from aetherius.metrics import REGISTRY
 from schemas.security_settings import TLSSettings
 from schemas.settings import Settings
 from schemas.signal import Priority
@@ -323,17 +324,6 @@ class TaskApi:
         return ([a for a in answers if a is not None],
                 [h for h, a in zip(hosts, answers) if a is None])
 
-    async def live(self, _request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
-    async def ready_probe(self, _request: web.Request) -> web.Response:
-        ok = self.ready()
-        return web.json_response({"status": "ready" if ok else "starting"}, status=200 if ok else 503)
-
-    async def metrics(self, _request: web.Request) -> web.Response:
-        body, content_type = exposition()
-        return web.Response(body=body, headers={"Content-Type": content_type})
-
 
 def _starting_gate(api: TaskApi, public: frozenset[str]):  # noqa: ANN202 - aiohttp middleware
     """Until the tables recovered once, API calls get 503: the tables are incomplete and the producer that
@@ -360,8 +350,6 @@ def create_worker_web_app(app: faust.App, pipe: Pipeline, settings: Settings) ->
     web_app.router.add_get("/api/v1/tasks", require("tasks:read")(api.listing))
     web_app.router.add_get("/api/v1/tasks/{task_id}", require("tasks:read")(api.detail))
     web_app.router.add_post("/api/v1/tasks/{task_id}/cancel", require("tasks:cancel")(api.cancel))
-    web_app.router.add_get("/health/live", api.live)
-    web_app.router.add_get("/health/ready", api.ready_probe)
-    web_app.router.add_get("/metrics", api.metrics)
+    add_health_routes(web_app, api.ready)
     add_openapi_route(web_app)
     return web_app

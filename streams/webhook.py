@@ -27,7 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from aetherius.http.auth import security_middlewares
 from aetherius.http.rbac import require
-from aetherius.metrics import REGISTRY, exposition
+from aetherius.http.health import add_health_routes
+from aetherius.metrics import REGISTRY
 from schemas.alertmanager import Alert, AlertmanagerPayload, RawAlert
 from schemas.audit import AuditEvent
 from schemas.base import utcnow
@@ -239,19 +240,6 @@ class Bridge:
                  extra={"cluster_id": req.cluster_id, "fingerprint": raw.fingerprint})
         return web.json_response({"accepted": 1, "fingerprint": raw.fingerprint}, status=202)
 
-    async def live(self, _request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
-    async def ready(self, _request: web.Request) -> web.Response:
-        ok = self.producer.ready
-        return web.json_response({"status": "ok" if ok else "unavailable", "kafka": ok}, status=200 if ok else 503)
-
-    async def metrics(self, _request: web.Request) -> web.Response:
-        body, content_type = exposition()
-        resp = web.Response(body=body)
-        resp.headers["Content-Type"] = content_type
-        return resp
-
 
 BRIDGE = web.AppKey("bridge", Bridge)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -293,9 +281,7 @@ def create_app(settings: Settings, producer: Producer, *, ack_timeout: float = 5
     app[BRIDGE] = bridge
     app.router.add_post(WEBHOOK_PATH, require("alerts:ingest")(bridge.alertmanager))
     app.router.add_post(TASKS_PATH, require("tasks:create")(bridge.manual))
-    app.router.add_get("/health/live", bridge.live)
-    app.router.add_get("/health/ready", bridge.ready)
-    app.router.add_get("/metrics", bridge.metrics)
+    add_health_routes(app, lambda: producer.ready, lambda: {"kafka": producer.ready})
     if manage_producer:
         app.cleanup_ctx.append(_producer_lifecycle(producer))
     if freeze_gc:
