@@ -6,21 +6,19 @@ and the waits pointed at the test - delivers through the bridge onto the real Ka
 
 from __future__ import annotations
 
-import asyncio
+from tests.alertmanager_run import ALERTMANAGER, deliver
+
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import yaml
-from aiohttp import web
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "deploy" / "alertmanager" / "receivers-example.yml"
 AMTOOL = shutil.which("amtool")
-ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 BRIDGE_PATH = "/api/v1/webhook/alertmanager"
 
 
@@ -74,12 +72,7 @@ def test_amtool_accepts_the_example_and_rejects_a_broken_one(tmp_path: Path) -> 
 def test_real_alertmanager_with_the_example_delivers_through_the_bridge(kafka_bootstrap: str, topic_prefix: str,
                                                                        tmp_path: Path) -> None:
     from aetherius.localkafka import free_port
-    from schemas.alertmanager import RawAlert
     from schemas.settings import Settings
-    from schemas.topics import topic_name
-    from streams.producer import Producer
-    from streams.webhook import create_app
-    from tests.test_webhook import create_topic, read_topic
 
     token = "example-token-0123456789"
     bridge_port, am_port = free_port(), free_port()
@@ -93,49 +86,11 @@ def test_real_alertmanager_with_the_example_delivers_through_the_bridge(kafka_bo
 
     settings = Settings(kafka={"bootstrap": kafka_bootstrap, "topic_prefix": topic_prefix},
                         webhook={"bearer_token": token})
-    topic = topic_name(topic_prefix, "alerts.raw")
     sent = [{"alertname": "KubePodCrashLooping", "namespace": "prod", "pod": "api-1", "cluster": "eu-1",
              "severity": "critical"},
             {"alertname": "KubePodNotReady", "namespace": "prod", "pod": "web-2", "cluster": "eu-1",
              "severity": "warning"}]
 
-    async def main() -> list[RawAlert]:
-        await create_topic(kafka_bootstrap, topic)
-        producer = Producer(kafka_bootstrap)
-        await producer.start()
-        runner = web.AppRunner(create_app(settings, producer, manage_producer=False), access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", bridge_port).start()
-        log = open(tmp_path / "am.log", "wb")
-        am = subprocess.Popen([ALERTMANAGER, f"--config.file={tmp_path / 'am.yml'}",
-                               f"--storage.path={tmp_path / 'data'}", "--cluster.listen-address=",
-                               f"--web.listen-address=127.0.0.1:{am_port}"], stdout=subprocess.DEVNULL, stderr=log)
-        try:
-            async with aiohttp.ClientSession() as http:
-                for _ in range(100):
-                    try:
-                        async with http.post(f"http://127.0.0.1:{am_port}/api/v2/alerts",
-                                             json=[{"labels": labels} for labels in sent]) as resp:
-                            if resp.status == 200:
-                                break
-                    except aiohttp.ClientConnectionError:
-                        pass
-                    await asyncio.sleep(0.2)
-                else:
-                    pytest.fail(f"Alertmanager did not start: {(tmp_path / 'am.log').read_text()[-2000:]}")
-            for _ in range(150):
-                records = await read_topic(kafka_bootstrap, topic)
-                if len(records) >= len(sent):
-                    return [RawAlert.from_bytes(r.value) for r in records]
-                await asyncio.sleep(0.2)
-            pytest.fail(f"no delivery through the example config: {(tmp_path / 'am.log').read_text()[-2000:]}")
-        finally:
-            am.terminate()
-            am.wait(10)
-            log.close()
-            await runner.cleanup()
-            await producer.stop()
-
-    raws = asyncio.run(main())
+    raws = deliver(settings, tmp_path / "am.yml", bridge_port, am_port, sent, tmp_path)
     assert sorted(r.alert.labels["pod"] for r in raws) == ["api-1", "web-2"]
     assert {r.receiver for r in raws} == {"aetherius"}  # routed by the example's matcher, token accepted
