@@ -204,6 +204,7 @@ def run_sink(settings: Settings) -> int:
     from sinks.routing import register as register_reports
     from streams.admin import ensure_topics
     from streams.app import create_app
+    from streams.worker import run_faust
 
     setup_logging(settings.log_level)
     asyncio.run(ensure_topics(settings.kafka))
@@ -220,11 +221,4 @@ def run_sink(settings: Settings) -> int:
     add_health_routes(web_app, ready=lambda: app.consumer is not None and bool(app.consumer.assignment()))
     add_openapi_route(web_app)
     attach_http_server(app, web_app, settings.analytics.api_host, settings.analytics.api_port, settings.security.tls)
-    return _run_faust(app, settings)
-
-
-def _run_faust(app: faust.App, settings: Settings) -> int:
-    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False,
-                          override_logging=False)
-    worker.execute_from_commandline()
-    return 0
+    return run_faust(app, settings)

@@ -55,7 +55,12 @@ def run_worker(settings: Settings, extensions: tuple[Extension, ...] = ()) -> in
     if not settings.security.api_keys and settings.security.oidc is None:
         log.warning("no API keys and no OIDC configured: every Task API call will be refused (401); "
                     "see docs/security.md")
+    return run_faust(app, settings)
+
+
+def run_faust(app: faust.App, settings: Settings) -> int:
+    """Run a Faust app in the foreground with our logging left alone; blocks until SIGTERM/SIGINT."""
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False,
                           override_logging=False)
-    worker.execute_from_commandline()  # blocks until SIGTERM/SIGINT; exits the process
+    worker.execute_from_commandline()  # exits the process
     return 0

@@ -142,10 +142,7 @@ class ToolDefinition(BaseModel):
     @field_validator("parameters")
     @classmethod
     def _unique_params(cls, value: list[ToolParameter]) -> list[ToolParameter]:
-        names = [p.name for p in value]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"duplicate parameter names: {', '.join(dupes)}")
+        _refuse_duplicates([p.name for p in value], "parameter names")
         return value
 
     def parameter(self, name: str) -> ToolParameter | None:
@@ -167,6 +164,12 @@ class ToolDefinition(BaseModel):
         return schema
 
 
+def _refuse_duplicates(names: list[str], what: str) -> None:
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"duplicate {what}: {', '.join(dupes)}")
+
+
 def to_mcp_input_schema(tool: ToolDefinition) -> dict[str, Any]:
     return tool.json_schema()
 
@@ -180,10 +183,7 @@ class ToolRegistry(BaseModel):
     @field_validator("tools")
     @classmethod
     def _unique_ids(cls, value: list[ToolDefinition]) -> list[ToolDefinition]:
-        ids = [t.id for t in value]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
-        if dupes:
-            raise ValueError(f"duplicate tool ids: {', '.join(dupes)}")
+        _refuse_duplicates([t.id for t in value], "tool ids")
         return value
 
     def get(self, tool_id: str) -> ToolDefinition | None:
