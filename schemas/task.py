@@ -80,7 +80,7 @@ class TaskCommand(Record):
 class SchedulerCommand(Record):
     """Everything that changes the scheduler's queue, on the single-partition task.queue topic."""
 
-    action: Literal["enqueue", "finish", "cancel", "resolve"]
+    action: Literal["enqueue", "finish", "cancel", "resolve", "tick"]  # tick: re-check admission (rate windows)
     task: DiagnosticTask | None = None  # enqueue
     task_id: str = ""  # finish, cancel
     fingerprint: str = ""  # resolve: cancel pending tasks created for this signal

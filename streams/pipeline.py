@@ -3,7 +3,7 @@ scheduler -> task view. The decisions are the pure functions of streams.*; this 
 
     alerts.raw [fingerprint] + k8s.events [object]  --signals agent (dedup table)-->  signals [alertname]
     signals  --correlate agent (correlation table)-->  incidents, task.queue
-    task.queue (1 partition)  --scheduler agent (scheduler table)-->  tasks.p0..p3, task.state, audit
+    task.queue (1 partition)  --scheduler agent (scheduler table, a row per task)-->  tasks.p0..p3, task.state, audit
     task.state [task_id]  --task view agent (tasks table)-->  the Task API
 
 Every agent catches everything per record: a record that cannot be parsed or processed goes to the
@@ -34,6 +34,7 @@ from schemas.task import (DiagnosticTask, ResourceInfo, SchedulerCommand, TaskCo
                           TaskStatusChange)
 from streams import correlation, dedup, scheduling
 from streams.app import Topics
+from streams.scheduler_store import SchedulerStore
 from streams.deadletter import dead_letter
 from streams.normalize import ClusterPolicy, from_alert, from_kube_event
 from streams.priority import PriorityInputs, PriorityRules, assign_priority, bumps, business_impact
@@ -53,7 +54,7 @@ ILLEGAL = Counter("aetherius_task_transitions_refused_total", "Illegal task stat
 CONFIG_WARNINGS = Counter("aetherius_config_warnings_total", "Signals that needed a default (cluster/namespace)",
                           ["kind"], registry=REGISTRY)
 
-SCHEDULER_KEY = "global"
+RATE_TICK_SECONDS = 5.0  # how late a task may start after its rate window opens or a limit is raised
 TASK_NS = uuid.UUID("6f1d7a2e-4c1b-4f59-9a53-0d3b8b5e1a77")
 
 
@@ -80,48 +81,36 @@ class Pipeline:
     settings: Settings
     dedup_table: Any
     correlation_table: Any
-    scheduler_table: Any
-    queued_table: Any  # full tasks waiting in the scheduler's queue, by id (the state itself stays small)
+    scheduler: SchedulerStore
     tasks_table: Any
     limits: scheduling.Limits
     clusters: ClusterPolicy  # replaced when the cluster registry file changes
-    _scheduler_cache: tuple[Any, scheduling.SchedulerState] | None = None
     # What extensions hand each other (e.g. the knowledge base the worker's HTTP routes serve).
     extras: dict[str, Any] = field(default_factory=dict)
 
     def scheduler_state(self) -> scheduling.SchedulerState:
-        raw = self.scheduler_table.get(SCHEDULER_KEY)
-        if raw is None:
-            return scheduling.SchedulerState()
-        # Only the scheduler agent writes this row: reuse the parsed state while the row is the one it wrote
-        # (after a recovery the row is a new object and is parsed again).
-        if self._scheduler_cache is not None and self._scheduler_cache[0] is raw:
-            return self._scheduler_cache[1]
-        state = scheduling.SchedulerState.model_validate(raw)
-        self._scheduler_cache = (raw, state)
-        return state
-
-    def store_scheduler_state(self, state: scheduling.SchedulerState) -> None:
-        raw = state.model_dump()
-        self.scheduler_table[SCHEDULER_KEY] = raw
-        self._scheduler_cache = (raw, state)
+        return self.scheduler.state()
 
     def task(self, task_id: str) -> DiagnosticTask | None:
         raw = self.tasks_table.get(task_id)
         return DiagnosticTask.model_validate(raw) if raw else None
 
 
-def _limits(settings: Settings, cluster_limits: dict[str, int] | None = None) -> scheduling.Limits:
+def _limits(settings: Settings, clusters: dict[str, Any] | None = None) -> scheduling.Limits:
     p = settings.pipeline
-    return scheduling.Limits(per_priority=dict(p.running_limits), per_cluster=p.per_cluster_limit,
-                             total=p.total_limit, queue_limit=p.queue_limit, cluster_limits=cluster_limits or {})
+    clusters = clusters or {}
+    return scheduling.Limits(
+        per_priority=dict(p.running_limits), per_cluster=p.per_cluster_limit, total=p.total_limit,
+        queue_limit=p.queue_limit,
+        cluster_limits={cid: c.access_control.max_concurrent_tasks for cid, c in clusters.items()},
+        cluster_rates={cid: c.access_control.rate_limit for cid, c in clusters.items()})
 
 
 def _from_registry(settings: Settings, clusters: dict[str, Any]) -> tuple[ClusterPolicy, scheduling.Limits]:
-    """Known clusters and per-cluster concurrency from the registry (disabled clusters are unknown)."""
+    """Known clusters, their concurrency and rate limits from the registry (disabled clusters are unknown)."""
     enabled = {cid: c for cid, c in clusters.items() if c.enabled}
     policy = ClusterPolicy(default_cluster=settings.pipeline.default_cluster, known=frozenset(enabled))
-    return policy, _limits(settings, {cid: c.access_control.max_concurrent_tasks for cid, c in enabled.items()})
+    return policy, _limits(settings, enabled)
 
 
 def error_boundary(stage: str, deadletters: faust.TopicT,
@@ -166,8 +155,7 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
         app=app, topics=topics, settings=settings,
         dedup_table=app.Table("dedup", default=None, partitions=n),
         correlation_table=app.Table("correlation", default=None, partitions=n),
-        scheduler_table=app.Table("scheduler", default=None, partitions=1),
-        queued_table=app.Table("scheduler-tasks", default=None, partitions=1),
+        scheduler=SchedulerStore(app.Table("scheduler", default=None, partitions=1)),
         tasks_table=app.Table("tasks", default=None, partitions=n),
         limits=limits,
         clusters=policy,
@@ -252,35 +240,40 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
     # -- 3. scheduler: limits, queue order, shedding ------------------------------------------------
     async def on_command(event: faust.EventT) -> None:
         cmd = SchedulerCommand.from_bytes(event.value)
-        state = pipe.scheduler_state()
+        before = state = pipe.scheduler.state()
+        bodies: dict[str, dict[str, Any]] = {}
+        shed: list[scheduling.QueuedTask] = []
+        removed: list[scheduling.QueuedTask] = []
         if cmd.action == "enqueue":
             assert cmd.task is not None, "enqueue without a task"
             task = cmd.task
             queued = scheduling.QueuedTask(task_id=task.id, priority=task.priority, cluster_id=task.cluster_id,
                                            fingerprints=task.context.signal_fingerprints,
                                            enqueued_at=epoch(task.created_at))
-            before = state
             state, shed = scheduling.enqueue(state, queued, pipe.limits)
             if state is not before:
-                pipe.queued_table[task.id] = task.model_dump(mode="json")
-                await topics["task.state"].send(key=task.id.encode(), value=task.to_bytes())
-            for victim in shed:
-                await _shed(victim, state)
+                bodies[task.id] = task.model_dump(mode="json")
         elif cmd.action == "finish":
             state = scheduling.finish(state, cmd.task_id)
         elif cmd.action in ("cancel", "resolve"):
             state, removed = scheduling.cancel_pending(
                 state, task_id=cmd.task_id or None, fingerprint=cmd.fingerprint or None)
-            for queued in removed:
-                pipe.queued_table.pop(queued.task_id, None)
-                await _transition(queued.task_id, TaskStatus.CANCELLED, cmd.reason or cmd.action)
-        state, admitted = scheduling.admit(state, pipe.limits)
-        pipe.store_scheduler_state(state)
+        state, admitted = scheduling.admit(state, pipe.limits, now=epoch(cmd.at))
+        # Bodies of admitted tasks, read before the commit drops them from their rows.
+        admitted_bodies = [(q, bodies.get(q.task_id) or pipe.scheduler.body(q.task_id)) for q in admitted]
+        pipe.scheduler.commit(before, state, bodies)
         QUEUE_DEPTH.set(len(state.queue))
         RUNNING.set(len(state.running))
-        for queued in admitted:
-            raw = pipe.queued_table.pop(queued.task_id, None)
-            if raw is None:  # cannot happen unless the two tables diverged; say so rather than hang
+        if bodies:  # the pending snapshot first, so the view knows the task before any later change
+            task = cmd.task
+            assert task is not None
+            await topics["task.state"].send(key=task.id.encode(), value=task.to_bytes())
+        for victim in shed:
+            await _shed(victim, state)
+        for queued in removed:
+            await _transition(queued.task_id, TaskStatus.CANCELLED, cmd.reason or cmd.action)
+        for queued, raw in admitted_bodies:
+            if raw is None:  # cannot happen unless the rows diverged; say so rather than hang
                 log.error("admitted task has no stored body", extra={"task_id": queued.task_id})
                 continue
             await topics.task(queued.priority).send(key=queued.task_id.encode(),
@@ -288,7 +281,6 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
 
     async def _shed(victim: scheduling.QueuedTask, state: scheduling.SchedulerState) -> None:
         SHED.labels(priority=victim.priority.value).inc()
-        pipe.queued_table.pop(victim.task_id, None)
         reason = f"shed: queue depth {len(state.queue)} over the limit {pipe.limits.queue_limit}"
         await _transition(victim.task_id, TaskStatus.FAILED, reason)
         await audit(AuditEvent(action="task.shed", resource=f"task/{victim.task_id}", cluster_id=victim.cluster_id,
@@ -327,6 +319,7 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
 
     if registry is not None:
         _watch_registry(app, pipe, registry, audit)
+    _scheduler_housekeeping(app, pipe)
     _register(app, topics, "signals", [topics["alerts.raw"], topics["k8s.events"]], error_boundary("signals", deadletters, on_input))
     _register(app, topics, "correlate", [topics["signals"]], error_boundary("correlate", deadletters, on_signal))
     _register(app, topics, "scheduler", [topics["task.queue"]], error_boundary("scheduler", deadletters, on_command))
@@ -348,6 +341,28 @@ def _watch_registry(app: faust.App, pipe: Pipeline, registry: Any,
             await audit(change_audit_event(outcome.change, str(registry.path)))
         elif outcome.result == "rejected":
             await audit(change_audit_event(None, str(registry.path), error=outcome.error or ""))
+
+
+def _scheduler_housekeeping(app: faust.App, pipe: Pipeline) -> None:
+    """Two things only the scheduler's owner can do: forget its parsed state when partitions move (the
+    next command rebuilds it from the recovered rows), and wake the queue when a waiting task could start
+    now - a cluster's rate window opened, or a registry edit raised a limit: no command would arrive to
+    admit it otherwise. The tick only asks; the scheduler agent decides, with the command's own time."""
+
+    async def forget(*_args: Any, **_kwargs: Any) -> None:
+        pipe.scheduler.invalidate()
+
+    app.on_partitions_revoked.connect(forget)
+    app.on_partitions_assigned.connect(forget)
+
+    @app.timer(interval=RATE_TICK_SECONDS)
+    async def wake_rate_limited() -> None:
+        state = pipe.scheduler.cached  # None on workers that do not own the scheduler partition
+        if state is None:
+            return
+        if scheduling.admit(state, pipe.limits, now=datetime.now(timezone.utc).timestamp())[1]:
+            cmd = SchedulerCommand(action="tick", reason="rate window opened")
+            await pipe.topics["task.queue"].send(key=b"tick", value=cmd.to_bytes())
 
 
 def _register(app: faust.App, topics: Topics, name: str, sources: list[faust.TopicT],

@@ -20,32 +20,32 @@ def fill(tasks, limits):
 
 def test_admission_order_is_priority_then_arrival():
     s, _ = fill([qt(1, "P3"), qt(2, "P1"), qt(3, "P2"), qt(4, "P1")], Limits(total=2))
-    s, admitted = admit(s, Limits(total=2))
+    s, admitted = admit(s, Limits(total=2), now=0.0)
     assert [t.task_id for t in admitted] == ["t2", "t4"]
 
 
 def test_per_priority_limits():
     limits = Limits(per_priority={"P1": 1, "P2": 2, "P3": 1}, per_cluster=100, total=100)
     s, _ = fill([qt(i, "P2", cluster=f"c{i}") for i in range(5)], limits)
-    s, admitted = admit(s, limits)
+    s, admitted = admit(s, limits, now=0.0)
     assert len(admitted) == 2 and len(s.queue) == 3
 
 
 def test_per_cluster_limit_does_not_block_other_clusters():
     limits = Limits(per_cluster=2, total=100)
     s, _ = fill([qt(1, cluster="a"), qt(2, cluster="a"), qt(3, cluster="a"), qt(4, cluster="b")], limits)
-    s, admitted = admit(s, limits)
+    s, admitted = admit(s, limits, now=0.0)
     assert [t.task_id for t in admitted] == ["t1", "t2", "t4"] and [t.task_id for t in s.queue] == ["t3"]
 
 
 def test_total_limit_and_p0_is_never_held():
     limits = Limits(total=1, per_cluster=1)
     s, _ = fill([qt(1, "P1"), qt(2, "P0"), qt(3, "P0")], limits)
-    s, admitted = admit(s, limits)
+    s, admitted = admit(s, limits, now=0.0)
     assert {t.task_id for t in admitted} == {"t2", "t3"}  # both P0 run; P1 waits for the cluster slot
     s = finish(s, "t2")
     s = finish(s, "t3")
-    s, admitted = admit(s, limits)
+    s, admitted = admit(s, limits, now=0.0)
     assert [t.task_id for t in admitted] == ["t1"]
 
 
@@ -80,5 +80,40 @@ def test_cancel_pending_by_id_and_by_fingerprint():
 def test_a_clusters_own_limit_from_the_registry_replaces_the_default():
     limits = Limits(per_cluster=1, total=100, cluster_limits={"big": 3})
     s, _ = fill([qt(i, cluster="big") for i in range(4)] + [qt(9, cluster="small"), qt(10, cluster="small")], limits)
-    s, admitted = admit(s, limits)
+    s, admitted = admit(s, limits, now=0.0)
     assert sorted(t.task_id for t in admitted) == ["t0", "t1", "t2", "t9"]
+
+
+def test_a_clusters_rate_limit_holds_tasks_in_the_queue_until_the_window_has_room():
+    from schemas.clusters import RateSpec
+    limits = Limits(per_cluster=100, total=100, cluster_rates={"slow": RateSpec.model_validate("2/minute")})
+    s, _ = fill([qt(i, cluster="slow") for i in range(1, 4)] + [qt(9, cluster="free")], limits)
+    s, admitted = admit(s, limits, now=100.0)
+    assert sorted(t.task_id for t in admitted) == ["t1", "t2", "t9"]  # the third start on "slow" waits
+    assert [t.task_id for t in s.queue] == ["t3"] and s.starts == {"slow": [100.0, 100.0]}
+    s = finish(s, "t1")  # a free running slot does not help: the rate counts starts, not running tasks
+    assert admit(s, limits, now=159.0)[1] == []
+    s, admitted = admit(s, limits, now=160.0)
+    assert [t.task_id for t in admitted] == ["t3"] and s.starts == {"slow": [160.0]}
+
+
+def test_p0_counts_towards_the_rate_but_is_never_held_by_it():
+    from schemas.clusters import RateSpec
+
+    limits = Limits(per_cluster=100, total=100, cluster_rates={"c1": RateSpec.model_validate("1/hour")})
+    s, _ = fill([qt(1, "P0"), qt(2, "P0"), qt(3, "P1")], limits)
+    s, admitted = admit(s, limits, now=10.0)
+    assert [t.task_id for t in admitted] == ["t1", "t2"] and [t.task_id for t in s.queue] == ["t3"]
+    assert len(s.starts["c1"]) == 2
+
+
+def test_rebuild_from_rows_restores_order_and_arrival_counter():
+    from streams.scheduling import rebuild
+
+    limits = Limits(total=1, per_cluster=5)
+    s, _ = fill([qt(1, "P3"), qt(2, "P1"), qt(3, "P2"), qt(4, "P1")], limits)
+    s, _ = admit(s, limits, now=0.0)
+    again = rebuild(list(reversed(s.queue)), list(s.running.values()), {})
+    assert again.queue == s.queue and again.running == s.running and again.seq == s.seq == 4
+    again, _ = enqueue(again, qt(5, "P1"), limits)
+    assert again.seq == 5
