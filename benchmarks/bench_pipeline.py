@@ -105,9 +105,9 @@ def run_pipeline(bootstrap: str, n: int, records, work: Path) -> tuple[float, fl
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         signals = asyncio.run(consume_timestamps(bootstrap, f"{prefix}.signals", n, 300))
-        # Every task's first record on task.state: its pending snapshot (shed ones are then failed).
+        # Every task's first record on task.state: its snapshot (pending, or failed when shed on arrival).
         tasks = asyncio.run(consume_timestamps(bootstrap, f"{prefix}.task.state", n, 300,
-                                               accept=lambda v: b'"status":"pending"' in v))
+                                               accept=lambda v: b'"kind":"status_change"' not in v))
     finally:
         os.killpg(proc.pid, 9)
     if len(tasks) < n or len(signals) < n:

@@ -82,6 +82,7 @@ def create_app(settings: Settings, *, web: bool = True, **overrides: Any) -> tup
         web_in_thread=False,
         logging_config=None,
         table_standby_replicas=0,
+        producer_linger=settings.worker.producer_linger_ms / 1000,
     )
     conf.update(overrides)
     app = faust.App(settings.worker.app_id, **conf)

@@ -264,12 +264,14 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
         pipe.scheduler.commit(before, state, bodies)
         QUEUE_DEPTH.set(len(state.queue))
         RUNNING.set(len(state.running))
-        if bodies:  # the pending snapshot first, so the view knows the task before any later change
+        if bodies:  # the new task's snapshot first, so the view knows it before any later change
             task = cmd.task
             assert task is not None
+            if any(victim.task_id == task.id for victim in shed):  # shed on arrival: one failed snapshot
+                task = task.model_copy(update={"status": TaskStatus.FAILED, "status_reason": _shed_reason(state)})
             await topics["task.state"].send(key=task.id.encode(), value=task.to_bytes())
         for victim in shed:
-            await _shed(victim, state)
+            await _shed(victim, state, announced=victim.task_id in bodies)
         for queued in removed:
             await _transition(queued.task_id, TaskStatus.CANCELLED, cmd.reason or cmd.action)
         for queued, raw in admitted_bodies:
@@ -279,10 +281,15 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
             await topics.task(queued.priority).send(key=queued.task_id.encode(),
                                                     value=DiagnosticTask.model_validate(raw).to_bytes())
 
-    async def _shed(victim: scheduling.QueuedTask, state: scheduling.SchedulerState) -> None:
+    def _shed_reason(state: scheduling.SchedulerState) -> str:
+        return f"shed: queue depth {len(state.queue)} over the limit {pipe.limits.queue_limit}"
+
+    async def _shed(victim: scheduling.QueuedTask, state: scheduling.SchedulerState, announced: bool) -> None:
+        """`announced`: the task's own snapshot already says failed (it was shed the moment it arrived)."""
         SHED.labels(priority=victim.priority.value).inc()
-        reason = f"shed: queue depth {len(state.queue)} over the limit {pipe.limits.queue_limit}"
-        await _transition(victim.task_id, TaskStatus.FAILED, reason)
+        reason = _shed_reason(state)
+        if not announced:
+            await _transition(victim.task_id, TaskStatus.FAILED, reason)
         await audit(AuditEvent(action="task.shed", resource=f"task/{victim.task_id}", cluster_id=victim.cluster_id,
                                result="rejected", reason=reason, details={"priority": victim.priority.value}))
 
@@ -294,8 +301,12 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
     # -- 4. task view: the latest snapshot of every task, legal transitions only ---------------------
     async def on_task_state(event: faust.EventT) -> None:
         body = json.loads(event.value)
+        holds_slot = True
         if body.get("kind") == "status_change":
             change = TaskStatusChange.model_validate(body)
+            # The scheduler sends these only for tasks it took out of its queue (shed, cancelled while
+            # waiting): they never held a running slot, so there is nothing to free.
+            holds_slot = change.changed_by != "scheduler"
             current = pipe.task(change.task_id)
             if current is None:
                 raise ValueError(f"status change for unknown task {change.task_id}")
@@ -313,7 +324,7 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
             return
         pipe.tasks_table[new.id] = new.model_dump(mode="json")
         TASKS.labels(status=new.status.value, priority=new.priority.value, cluster=new.cluster_id).inc()
-        if new.status.terminal:  # frees its running slot, if it held one
+        if new.status.terminal and holds_slot:  # frees its running slot, if it held one
             cmd = SchedulerCommand(action="finish", task_id=new.id, reason=new.status.value)
             await topics["task.queue"].send(key=new.id.encode(), value=cmd.to_bytes())
 

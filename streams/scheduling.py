@@ -69,21 +69,20 @@ def enqueue(state: SchedulerState, task: QueuedTask, limits: Limits) -> tuple[Sc
     bisect.insort(queue, task.model_copy(update={"seq": seq}), key=_order)
     shed: list[QueuedTask] = []
     while len(queue) > limits.queue_limit:
-        victim = _shed_candidate(queue)
-        if victim is None:
+        at = _shed_candidate(queue)
+        if at is None:
             break
-        queue.remove(victim)
-        shed.append(victim)
+        shed.append(queue.pop(at))
     return state.model_copy(update={"queue": queue, "seq": seq, "shed_total": state.shed_total + len(shed)}), shed
 
 
-def _shed_candidate(queue: list[QueuedTask]) -> QueuedTask | None:
-    """The newest task of the lowest sheddable priority: the queue is sorted, so scan from its end."""
+def _shed_candidate(queue: list[QueuedTask]) -> int | None:
+    """Where the newest task of the lowest sheddable priority is: the queue is sorted, so scan from its end."""
     for level in (Priority.P3, Priority.P2):
-        for t in reversed(queue):
-            if t.priority == level:
-                return t  # within a level the queue is in arrival order: the first one from the end is the newest
-            if t.priority.value < level.value:
+        for at in range(len(queue) - 1, -1, -1):
+            if queue[at].priority == level:
+                return at  # within a level the queue is in arrival order: the first one from the end is the newest
+            if queue[at].priority.value < level.value:
                 break  # past this level into more urgent ones
     return None
 
