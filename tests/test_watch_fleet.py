@@ -9,6 +9,7 @@ own bearer token and record what they were sent, and the real Kafka broker.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -397,3 +398,66 @@ def test_aetherius_watch_reads_the_registry_and_vault_from_settings(bao, kafka_b
                        for line in lines), err.decode()[-2000:]
 
     asyncio.run(main())
+
+
+def test_vault_down_stops_only_the_vault_clusters_and_they_resume_when_it_returns(tmp_path):
+    """Vault goes away: the Vault cluster fails once its credential is due, the kubeconfig cluster goes on;
+    Vault returns: the Vault cluster resumes from its resourceVersion and publishes what it missed, once."""
+    from agents.credentials.vault import VaultCredentialProvider
+    from streams.watch_fleet import WatchFleet
+    from streams.watch_sources import KubeconfigSource
+
+    vault = OpenBao()  # its own server: this test stops it
+    vault.start()
+
+    async def scenario() -> None:
+        async with FakeKubeAPI(token="local-token") as local, FakeKubeAPI(token="remote-token") as remote:
+            seed(local, "local")
+            seed(remote, "remote")
+            put_secret(vault, "remote", remote.url, "remote-token")
+            kubeconfig = tmp_path / "local.kubeconfig"
+            kubeconfig.write_text(json.dumps({
+                "apiVersion": "v1", "kind": "Config", "current-context": "x",
+                "clusters": [{"name": "x", "cluster": {"server": local.url}}],
+                "users": [{"name": "x", "user": {"token": "local-token"}}],
+                "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}]}))
+            provider = VaultCredentialProvider(VaultSettings(url=vault.url, token=SecretStr("root"),
+                                                             kv_cache_seconds=1.5, renew_margin_seconds=0.5))
+
+            def make_source(target: WatchTarget):
+                if target.vault is not None:
+                    return VaultSource(target.vault, provider)
+                return KubeconfigSource(target.cluster_id, target.kubeconfig, target.context)
+
+            sink = Sink()
+            fleet = WatchFleet(sink, REASONS, FAST, make_source)
+            await fleet.apply({"local": WatchTarget("local", kubeconfig), "remote": WatchTarget("remote", vault=cfg("remote"))})
+            try:
+                await until(lambda: len(sink.records) == 2, "both clusters' listed events")
+                vault.stop()
+                remote_watcher = fleet.watcher("remote")
+                await until(lambda: remote_watcher.stats.credential_failures >= 1, "the remote credential to fall due")
+                assert metric("aetherius_watch_cluster_failing", cluster="remote") >= 1
+                seed(local, "local", 1)
+                seed(remote, "remote", 1)
+                await until(lambda: "local/local/Pod/web-local-1" in [k for k, _ in sink.records], "local goes on")
+                assert "remote/remote/Pod/web-remote-1" not in [k for k, _ in sink.records]
+
+                vault.start()  # a dev server forgets everything: the secret is put back
+                put_secret(vault, "remote", remote.url, "remote-token")
+                await until(lambda: "remote/remote/Pod/web-remote-1" in [k for k, _ in sink.records], "remote back", 15)
+                keys = [k for k, _ in sink.records]
+                assert sorted(keys) == ["local/local/Pod/web-local-0", "local/local/Pod/web-local-1",
+                                        "remote/remote/Pod/web-remote-0", "remote/remote/Pod/web-remote-1"]
+                assert remote.count("/api/v1/events", watch=False) == 1  # resumed, never re-listed
+                assert local.writes == remote.writes == []
+            finally:
+                await fleet.stop_all()
+                await provider.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        vault.stop()
+        with contextlib.suppress(OSError):
+            os.unlink(vault._log.name)

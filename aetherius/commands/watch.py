@@ -159,7 +159,8 @@ async def serve(specs: list[ClusterSpec], settings: Any) -> None:
     targets, notes = targets_now()
     missing = [s.id for s in specs if s.id not in targets]
     if missing:
-        raise CliError(f"cannot watch {', '.join(missing)}: " + "; ".join(notes or ["not configured"]))
+        why = [n for n in notes if any(n.startswith(f"cluster {cid}:") for cid in missing)]
+        raise CliError(f"cannot watch {', '.join(missing)}: " + "; ".join(why or ["not configured"]))
     if not targets and registry is None:
         raise CliError("nothing to watch: give --cluster ID [--kubeconfig FILE], or set clusters_file "
                        "(with vault) or clusters" + (f" ({'; '.join(notes)})" if notes else ""))
