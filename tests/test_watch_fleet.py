@@ -30,7 +30,6 @@ from schemas.kube import KubeEvent
 from schemas.security_settings import VaultSettings
 from schemas.settings import ClusterSource, load_settings
 from schemas.topics import topic_name
-from schemas.watch_settings import WatchSettings
 from streams.watch_fleet import CliCluster, WatchTarget, desired_targets, plan_changes
 from streams.watch_sources import VaultSource
 from streams.watcher import EventWatcher, stream_seconds
@@ -461,3 +460,44 @@ def test_vault_down_stops_only_the_vault_clusters_and_they_resume_when_it_return
         vault.stop()
         with contextlib.suppress(OSError):
             os.unlink(vault._log.name)
+
+
+def test_a_changed_vault_path_restarts_the_watcher_without_publishing_anything_twice(bao):
+    """The registry moves a cluster's credentials to another path: a new watcher with the new credential
+    re-lists, and the memory of what was published is carried over, so the re-list publishes nothing again.
+    A change that does not touch the credentials (limits) leaves the watcher alone."""
+    from agents.credentials.vault import VaultCredentialProvider
+    from streams.watch_fleet import WatchFleet
+
+    async def scenario() -> None:
+        async with FakeKubeAPI(token="moved-token-1") as fake:
+            seed(fake, "moved")
+            put_secret(bao, "moved", fake.url, "moved-token-1")
+            bao.root_client().secrets.kv.v2.create_or_update_secret(
+                path="elsewhere/moved", mount_point="secret", secret={"server": fake.url, "token": "moved-token-2"})
+            provider = VaultCredentialProvider(VaultSettings(url=bao.url, token=SecretStr("root")))
+            sink = Sink()
+            fleet = WatchFleet(sink, REASONS, FAST, lambda t: VaultSource(t.vault, provider))
+            try:
+                await fleet.apply({"moved": WatchTarget("moved", vault=cfg("moved"))})
+                await until(lambda: len(sink.records) == 1 and fake.open_watches == 1, "the listed event")
+                first = fleet.watcher("moved")
+                plan = await fleet.apply({"moved": WatchTarget(
+                    "moved", vault=cfg("moved", access_control={"max_concurrent_tasks": 2}))})
+                assert not plan and fleet.watcher("moved") is first
+
+                fake.token = "moved-token-2"
+                plan = await fleet.apply({"moved": WatchTarget(
+                    "moved", vault=cfg("moved", vault_path="secret/elsewhere/moved"))})
+                assert plan.restart == ("moved",)
+                second = fleet.watcher("moved")
+                await until(lambda: second.stats.lists == 1 and fake.open_watches == 1, "the new watcher's list")
+                assert second.stats.duplicates == 1 and len(sink.records) == 1
+                seed(fake, "moved", 1)
+                await until(lambda: len(sink.records) == 2, "an event through the new credential")
+                assert fake.requests[-1].authorization == "Bearer moved-token-2"
+            finally:
+                await fleet.stop_all()
+                await provider.close()
+
+    asyncio.run(scenario())
