@@ -22,3 +22,8 @@ class WatchSettings(BaseModel):
     dedup_max_entries: int = Field(default=100_000, ge=100)
     # Reasons published whatever their type: the node controller records NodeNotReady as a Normal event.
     any_type_reasons: list[str] = Field(default_factory=lambda: ["NodeNotReady"])
+    # How often the cluster registry file (`clusters_file`) is checked for changes (hot reload).
+    registry_poll_seconds: float = Field(default=2.0, gt=0)
+    # Serve /health/live, /health/ready (with per-cluster watcher state) and /metrics here; off when port is unset.
+    host: str = "127.0.0.1"
+    port: int | None = Field(default=None, ge=1, le=65535)

@@ -9,6 +9,12 @@ How the kubernetes-asyncio 36 pitfalls are handled:
 - The list is raw JSON (no model round trip) and paged (`limit`/`continue`); its resourceVersion starts
   the watch, and each event's resourceVersion (or a BOOKMARK's) moves the resume point.
 
+Credentials: a watcher asks its `ApiClientSource` for a client before each list/watch. A fixed client (a
+kubeconfig) never changes; a Vault-backed one (streams/watch_sources.py) is rebuilt when its credential is
+renewed or re-fetched. The watch stream is ended before the credential goes stale (`stream_seconds`), and a
+401/403 makes the source drop its credential; either way the watcher resumes from its resourceVersion with
+the new client - nothing is listed or published again.
+
 At-least-once: the resume point only passes an event after `publish` returned for it, so a failed publish
 is retried from the same place. A re-list after 410 would re-publish every event still in the cluster;
 `SeenEvents` (uid -> highest count published) stops that, while a repeat (count went up) goes through.
@@ -18,10 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Iterable, Literal
+from typing import Any, Awaitable, Callable, Iterable, Literal, Protocol, runtime_checkable
 
 import aiohttp
 from kubernetes_asyncio import client, watch
@@ -51,6 +58,53 @@ RELISTS = Counter("aetherius_watch_relists_total", "Full lists of events (start 
                   ["cluster"], registry=REGISTRY)
 STREAM_UP = Gauge("aetherius_watch_stream_up", "1 while a watch stream to the cluster is open",
                   ["cluster"], registry=REGISTRY)
+FAILING = Gauge("aetherius_watch_cluster_failing",
+                "Failed list/watch attempts in a row for the cluster (0: healthy); it backs off while > 0",
+                ["cluster"], registry=REGISTRY)
+CREDENTIAL_FAILURES = Counter("aetherius_watch_credential_failures_total",
+                              "Credentials that could not be had (unavailable) or that the API server refused",
+                              ["cluster", "why"], registry=REGISTRY)
+
+
+class CredentialsUnavailable(Exception):
+    """A source could not produce credentials (Vault down, secret missing, kubeconfig broken). The message is
+    safe to log: it names the cluster and where the credentials were looked for, never a value."""
+
+
+@runtime_checkable
+class ApiClientSource(Protocol):
+    """Where a watcher gets its (authenticated) ApiClient; one per cluster."""
+
+    async def client(self) -> client.ApiClient:
+        """The client to use now; CredentialsUnavailable if none can be had."""
+
+    def refresh_in(self) -> float | None:
+        """Seconds until the credential in use should be replaced (None: it never needs to be)."""
+
+    def rejected(self) -> None:
+        """The API server refused the credential (401/403): get a fresh one next time."""
+
+    async def close(self) -> None:
+        """Release the client (and whatever the source holds)."""
+
+
+class FixedClient:
+    """A client whose credentials never change here (a kubeconfig; exec plugins refresh inside the client)."""
+
+    def __init__(self, api_client: client.ApiClient) -> None:
+        self.api_client = api_client
+
+    async def client(self) -> client.ApiClient:
+        return self.api_client
+
+    def refresh_in(self) -> float | None:
+        return None
+
+    def rejected(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        await self.api_client.close()
 
 
 # --- pure decisions ----------------------------------------------------------------------------------
@@ -108,6 +162,14 @@ def backoff_delay(attempt: int, base: float, cap: float, rand: float) -> float:
         return 0.0
     ceiling = min(cap, base * 2 ** min(attempt - 1, 62))
     return ceiling / 2 + ceiling / 2 * rand
+
+
+def stream_seconds(timeout_seconds: int, refresh_in: float | None) -> int:
+    """How long to ask the server to keep this watch open: the configured time, cut short so the stream ends
+    by the time the credential is due for renewal (the next stream then starts with the new one)."""
+    if refresh_in is None:
+        return timeout_seconds
+    return max(1, min(timeout_seconds, math.ceil(refresh_in)))
 
 
 def next_attempt(outcome: Outcome, progressed: bool, attempt: int) -> tuple[int, bool]:
@@ -168,15 +230,17 @@ class WatchStats:
     invalid: int = 0
     gone: int = 0
     failures: int = 0
+    credential_failures: int = 0
 
 
 class EventWatcher:
     """Publishes one cluster's wanted Events. `await run()` until cancelled; it never raises otherwise."""
 
-    def __init__(self, api_client: client.ApiClient, cluster_id: str, publish: Publish,
+    def __init__(self, api_client: client.ApiClient | ApiClientSource, cluster_id: str, publish: Publish,
                  reasons: Iterable[str], settings: WatchSettings | None = None,
                  rand: Callable[[], float] = random.random) -> None:
-        self.api_client = api_client
+        self.source: ApiClientSource = api_client if isinstance(api_client, ApiClientSource) else FixedClient(api_client)
+        self.api_client: client.ApiClient | None = api_client if isinstance(api_client, client.ApiClient) else None
         self.cluster_id = cluster_id
         self.settings = settings or WatchSettings()
         self.reasons = frozenset(reasons)
@@ -195,22 +259,35 @@ class EventWatcher:
             self._progressed = False
             outcome: Outcome
             try:
+                self.api_client = await self.source.client()
                 if self.resource_version is None:
                     await self.relist()
+                seconds = stream_seconds(self.settings.timeout_seconds, self.source.refresh_in())
                 started = asyncio.get_running_loop().time()
-                await self.watch_once()
+                await self.watch_once(seconds)
                 # A stream the server closed early and empty is a failure, not a healthy timeout.
-                healthy = self._progressed or (asyncio.get_running_loop().time() - started
-                                               >= self.settings.timeout_seconds / 2)
+                healthy = self._progressed or (asyncio.get_running_loop().time() - started >= seconds / 2)
                 outcome = "ended" if healthy else "failed"
             except asyncio.CancelledError:
                 raise
+            except CredentialsUnavailable as exc:
+                outcome = "failed"
+                self.stats.credential_failures += 1
+                CREDENTIAL_FAILURES.labels(self.cluster_id, "unavailable").inc()
+                log.warning("cannot get credentials: %s", exc, extra=self._extra)
             except ApiException as exc:
                 if exc.status == 410:
                     outcome = "gone"
                     self.stats.gone += 1
                     self.resource_version = None
                     log.info("resourceVersion expired (410 Gone): re-listing", extra=self._extra)
+                elif exc.status in (401, 403):
+                    outcome = "failed"
+                    self.stats.credential_failures += 1
+                    CREDENTIAL_FAILURES.labels(self.cluster_id, "refused").inc()
+                    self.source.rejected()
+                    log.warning("the API server refused the credentials (HTTP %s %s); fetching them again",
+                                exc.status, exc.reason, extra=self._extra)
                 else:
                     outcome = "failed"
                     log.warning("watch failed: HTTP %s %s", exc.status, exc.reason, extra=self._extra)
@@ -221,6 +298,7 @@ class EventWatcher:
                 STREAM_UP.labels(self.cluster_id).set(0)
             RESTARTS.labels(self.cluster_id, outcome).inc()
             attempt, wait = next_attempt(outcome, self._progressed, attempt)
+            FAILING.labels(self.cluster_id).set(attempt if outcome == "failed" else 0)
             if outcome == "failed":
                 self.stats.failures += 1
             if wait:
@@ -254,25 +332,29 @@ class EventWatcher:
         if not list_rv:
             raise ValueError("the event list carries no metadata.resourceVersion")
         self.resource_version = list_rv
+        FAILING.labels(self.cluster_id).set(0)
         log.info("listed %d events at resourceVersion %s", len(uids), list_rv, extra=self._extra)
 
-    async def watch_once(self) -> None:
-        """One watch stream from the resume point until the server ends it; raises on 410, stalls, cuts."""
+    async def watch_once(self, seconds: int | None = None) -> None:
+        """One watch stream from the resume point until the server ends it (after `seconds`, default the
+        configured timeout); raises on 410, stalls, cuts."""
         s = self.settings
+        seconds = seconds or s.timeout_seconds
         self.stats.watches += 1
         core = client.CoreV1Api(self.api_client)
         timeout = aiohttp.ClientTimeout(sock_connect=s.connect_timeout_seconds,
-                                        sock_read=s.timeout_seconds + s.read_grace_seconds)
+                                        sock_read=seconds + s.read_grace_seconds)
         # return_type "object": objects stay the server's JSON, never fail model validation.
-        up = STREAM_UP.labels(self.cluster_id)
+        up, failing = STREAM_UP.labels(self.cluster_id), FAILING.labels(self.cluster_id)
         async with watch.Watch(return_type="object") as stream:
             async for event in stream.stream(
                     core.list_event_for_all_namespaces, resource_version=self.resource_version,
-                    allow_watch_bookmarks=True, timeout_seconds=s.timeout_seconds, _request_timeout=timeout):
+                    allow_watch_bookmarks=True, timeout_seconds=seconds, _request_timeout=timeout):
                 if not isinstance(event, dict) or not isinstance(event.get("raw_object"), dict):
                     raise ValueError(f"watch sent something that is not an event: {str(event)[:200]!r}")
                 self._progressed = True
                 up.set(1)
+                failing.set(0)  # the cluster answers again: visible now, not when this stream ends
                 obj = event["raw_object"]
                 kind = event.get("type")
                 if kind in ("ADDED", "MODIFIED"):
@@ -307,3 +389,12 @@ class EventWatcher:
 async def watch_clusters(watchers: Iterable[EventWatcher]) -> None:
     """Run every cluster's watcher side by side; each handles its own failures, so a dead cluster waits alone."""
     await asyncio.gather(*(w.run() for w in watchers))
+
+
+def forget_cluster_gauges(cluster_id: str) -> None:
+    """A cluster no longer watched must not keep reporting 'failing' or 'up' from its last moment."""
+    for gauge in (STREAM_UP, FAILING):
+        try:
+            gauge.remove(cluster_id)
+        except KeyError:
+            pass

@@ -20,7 +20,8 @@ kubernetes-asyncio 36 uses, byte for byte where it matters:
 Test controls: `add`/`update`/`delete` objects (watchers get the events), `bookmark()`, `expire_history()` and
 `gone()` (force 410), `stall_next_watches(n)` (stream opened, nothing ever sent), `end_watches()` (clean close),
 `drop_watches()` (connection cut mid-stream), `fail_next(n, status)`, `stop()`/`start()` on the same port
-(server down and back), `token` (require a bearer token), and `requests`/`count()` to see what was asked.
+(server down and back), `token` (require a bearer token), and `requests`/`count()` to see what was asked (each request keeps its
+`Authorization` header, so a test can tell which credential a client sent).
 """
 
 from __future__ import annotations
@@ -180,6 +181,7 @@ class RequestRecord:
     method: str
     path: str
     query: dict[str, str]
+    authorization: str = ""
 
     @property
     def is_watch(self) -> bool:
@@ -346,7 +348,7 @@ class FakeKubeAPI:
 
     # --- HTTP ------------------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        rec = RequestRecord(request.method, request.path, dict(request.query))
+        rec = RequestRecord(request.method, request.path, dict(request.query), request.headers.get("Authorization", ""))
         self.requests.append(rec)
         if self.token is not None and request.headers.get("Authorization") != f"Bearer {self.token}":
             return _status(401, "Unauthorized", "Unauthorized")

@@ -47,6 +47,16 @@ class VaultReader:
                     await old.close()
             return self._reader
 
+    async def api_client(self) -> client.ApiClient:
+        """The ApiClient for the current credential (a new one after rotation; the previous one is closed).
+        For callers that speak the API themselves, e.g. the Events watcher; ReaderError if Vault cannot serve."""
+        return (await self._current()).api_client
+
+    @property
+    def expires_at(self) -> float | None:
+        """When the credential in use stops being served from cache (epoch seconds; None: never, or none yet)."""
+        return self._credential.expires_at if self._credential is not None else None
+
     def _api_client(self, credential: ClusterCredential) -> client.ApiClient:
         cfg = client.Configuration(host=credential.server.rstrip("/"))
         cfg.api_key = {"BearerToken": credential.token()}
