@@ -88,9 +88,6 @@ class Pipeline:
     # What extensions hand each other (e.g. the knowledge base the worker's HTTP routes serve).
     extras: dict[str, Any] = field(default_factory=dict)
 
-    def scheduler_state(self) -> scheduling.SchedulerState:
-        return self.scheduler.state()
-
     def task(self, task_id: str) -> DiagnosticTask | None:
         raw = self.tasks_table.get(task_id)
         return DiagnosticTask.model_validate(raw) if raw else None
@@ -240,54 +237,67 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
     # -- 3. scheduler: limits, queue order, shedding ------------------------------------------------
     async def on_command(event: faust.EventT) -> None:
         cmd = SchedulerCommand.from_bytes(event.value)
-        before = state = pipe.scheduler.state()
-        bodies: dict[str, dict[str, Any]] = {}
+        try:
+            await _apply(cmd, pipe.scheduler.state())
+        except BaseException:
+            pipe.scheduler.invalidate()  # the in-memory state may be half-changed: rebuild it from the rows
+            raise
+
+    async def _apply(cmd: SchedulerCommand, sched: scheduling.Scheduler) -> None:
+        store = pipe.scheduler
+        new_task: DiagnosticTask | None = None
         shed: list[scheduling.QueuedTask] = []
-        removed: list[scheduling.QueuedTask] = []
         if cmd.action == "enqueue":
             assert cmd.task is not None, "enqueue without a task"
             task = cmd.task
-            queued = scheduling.QueuedTask(task_id=task.id, priority=task.priority, cluster_id=task.cluster_id,
-                                           fingerprints=task.context.signal_fingerprints,
-                                           enqueued_at=epoch(task.created_at))
-            state, shed = scheduling.enqueue(state, queued, pipe.limits)
-            if state is not before:
-                bodies[task.id] = task.model_dump(mode="json")
+            entry, shed = sched.enqueue(scheduling.QueuedTask(
+                task_id=task.id, priority=task.priority, cluster_id=task.cluster_id,
+                fingerprints=task.context.signal_fingerprints, enqueued_at=epoch(task.created_at)), pipe.limits)
+            if entry is not None:
+                new_task = task
         elif cmd.action == "finish":
-            state = scheduling.finish(state, cmd.task_id)
+            if sched.finish(cmd.task_id):
+                store.gone(cmd.task_id)
         elif cmd.action in ("cancel", "resolve"):
-            state, removed = scheduling.cancel_pending(
-                state, task_id=cmd.task_id or None, fingerprint=cmd.fingerprint or None)
-        state, admitted = scheduling.admit(state, pipe.limits, now=epoch(cmd.at))
-        # Bodies of admitted tasks, read before the commit drops them from their rows.
-        admitted_bodies = [(q, bodies.get(q.task_id) or pipe.scheduler.body(q.task_id)) for q in admitted]
-        pipe.scheduler.commit(before, state, bodies)
-        QUEUE_DEPTH.set(len(state.queue))
-        RUNNING.set(len(state.running))
-        if bodies:  # the new task's snapshot first, so the view knows it before any later change
-            task = cmd.task
-            assert task is not None
-            if any(victim.task_id == task.id for victim in shed):  # shed on arrival: one failed snapshot
-                task = task.model_copy(update={"status": TaskStatus.FAILED, "status_reason": _shed_reason(state)})
-            await topics["task.state"].send(key=task.id.encode(), value=task.to_bytes())
+            removed = sched.cancel_pending(task_id=cmd.task_id or None, fingerprint=cmd.fingerprint or None)
+            for queued in removed:
+                store.gone(queued.task_id)
+                await _transition(queued.task_id, TaskStatus.CANCELLED, cmd.reason or cmd.action)
+        admitted = sched.admit(pipe.limits, now=epoch(cmd.at))
+        if new_task is not None and new_task.id in sched.queued:  # it waits: keep its body for admission
+            store.queued(sched.queued[new_task.id], new_task.model_dump(mode="json"))
+        QUEUE_DEPTH.set(len(sched.queue))
+        RUNNING.set(len(sched.running))
+        if new_task is not None:  # the new task's snapshot first, so the view knows it before any later change
+            snapshot = new_task
+            if any(victim.task_id == new_task.id for victim in shed):  # shed on arrival: one failed snapshot
+                snapshot = new_task.model_copy(update={"status": TaskStatus.FAILED,
+                                                       "status_reason": _shed_reason(sched)})
+            await topics["task.state"].send(key=snapshot.id.encode(), value=snapshot.to_bytes())
         for victim in shed:
-            await _shed(victim, state, announced=victim.task_id in bodies)
-        for queued in removed:
-            await _transition(queued.task_id, TaskStatus.CANCELLED, cmd.reason or cmd.action)
-        for queued, raw in admitted_bodies:
+            announced = new_task is not None and victim.task_id == new_task.id
+            if not announced:
+                store.gone(victim.task_id)
+            await _shed(victim, sched, announced=announced)
+        for queued in admitted:
+            raw = new_task.model_dump(mode="json") if new_task is not None and new_task.id == queued.task_id \
+                else store.body(queued.task_id)
+            store.running(queued)
             if raw is None:  # cannot happen unless the rows diverged; say so rather than hang
                 log.error("admitted task has no stored body", extra={"task_id": queued.task_id})
                 continue
             await topics.task(queued.priority).send(key=queued.task_id.encode(),
                                                     value=DiagnosticTask.model_validate(raw).to_bytes())
+        for cluster in {q.cluster_id for q in admitted if q.cluster_id in sched.starts}:
+            store.starts(cluster, sched.starts[cluster])
 
-    def _shed_reason(state: scheduling.SchedulerState) -> str:
-        return f"shed: queue depth {len(state.queue)} over the limit {pipe.limits.queue_limit}"
+    def _shed_reason(sched: scheduling.Scheduler) -> str:
+        return f"shed: queue depth {len(sched.queue)} over the limit {pipe.limits.queue_limit}"
 
-    async def _shed(victim: scheduling.QueuedTask, state: scheduling.SchedulerState, announced: bool) -> None:
+    async def _shed(victim: scheduling.QueuedTask, sched: scheduling.Scheduler, announced: bool) -> None:
         """`announced`: the task's own snapshot already says failed (it was shed the moment it arrived)."""
         SHED.labels(priority=victim.priority.value).inc()
-        reason = _shed_reason(state)
+        reason = _shed_reason(sched)
         if not announced:
             await _transition(victim.task_id, TaskStatus.FAILED, reason)
         await audit(AuditEvent(action="task.shed", resource=f"task/{victim.task_id}", cluster_id=victim.cluster_id,
@@ -368,12 +378,16 @@ def _scheduler_housekeeping(app: faust.App, pipe: Pipeline) -> None:
 
     @app.timer(interval=RATE_TICK_SECONDS)
     async def wake_rate_limited() -> None:
-        state = pipe.scheduler.cached  # None on workers that do not own the scheduler partition
-        if state is None:
-            return
-        if scheduling.admit(state, pipe.limits, now=datetime.now(timezone.utc).timestamp())[1]:
+        sched = pipe.scheduler.cached  # None on workers that do not own the scheduler partition
+        if sched is not None and _could_admit(sched, pipe.limits, datetime.now(timezone.utc).timestamp()):
             cmd = SchedulerCommand(action="tick", reason="rate window opened")
             await pipe.topics["task.queue"].send(key=b"tick", value=cmd.to_bytes())
+
+
+def _could_admit(sched: scheduling.Scheduler, limits: scheduling.Limits, now: float) -> bool:
+    """Whether some queued task would start now (asked without changing anything)."""
+    probe = scheduling.Scheduler.rebuild(list(sched.queue), list(sched.running.values()), dict(sched.starts))
+    return bool(probe.admit(limits, now=now))
 
 
 def _register(app: faust.App, topics: Topics, name: str, sources: list[faust.TopicT],

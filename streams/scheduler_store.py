@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from streams.scheduling import QueuedTask, SchedulerState, rebuild
+from streams.scheduling import QueuedTask, Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -28,20 +28,19 @@ TASK, RATE = "task:", "rate:"
 class SchedulerStore:
     def __init__(self, table: Any) -> None:
         self.table = table
-        self._state: SchedulerState | None = None
-        self._generation = 0
+        self._state: Scheduler | None = None
 
     def invalidate(self) -> None:
-        """The partition may have moved: forget the parsed state (the next command rebuilds it)."""
-        self._generation += 1
+        """Forget the parsed state; the next command rebuilds it from the rows. Called when partitions move
+        (another worker may have owned the queue meanwhile) and when a command failed half-way."""
         self._state = None
 
     @property
-    def cached(self) -> SchedulerState | None:
+    def cached(self) -> Scheduler | None:
         """The state if this worker has parsed it since the last rebalance (the owner), else None."""
         return self._state
 
-    def state(self) -> SchedulerState:
+    def state(self) -> Scheduler:
         if self._state is None:
             self._state = self._load()
         return self._state
@@ -51,27 +50,19 @@ class SchedulerStore:
         row = self.table.get(TASK + task_id)
         return row.get("task") if row else None
 
-    def commit(self, old: SchedulerState, new: SchedulerState, bodies: dict[str, dict[str, Any]]) -> None:
-        """Write the rows that differ between `old` and `new`. `bodies` holds the bodies of newly queued tasks."""
-        generation = self._generation
-        if new is not old:
-            old_queued = {t.task_id for t in old.queue}
-            new_queued = {t.task_id: t for t in new.queue}
-            for task_id, entry in new_queued.items():
-                if task_id not in old_queued:
-                    self.table[TASK + task_id] = {"entry": entry.model_dump(mode="json"), "task": bodies[task_id]}
-            for task_id, entry in new.running.items():
-                if task_id not in old.running:
-                    self.table[TASK + task_id] = {"entry": entry.model_dump(mode="json"), "running": True}
-            for task_id in (old_queued | old.running.keys()) - (new_queued.keys() | new.running.keys()):
-                self.table.pop(TASK + task_id, None)  # a tombstone on the changelog
-            for cluster in old.starts.keys() | new.starts.keys():
-                if old.starts.get(cluster) != new.starts.get(cluster):
-                    self.table[RATE + cluster] = new.starts.get(cluster, [])
-        if generation == self._generation:  # a rebalance in between: leave the state to be rebuilt
-            self._state = new
+    def queued(self, entry: QueuedTask, body: dict[str, Any]) -> None:
+        self.table[TASK + entry.task_id] = {"entry": entry.model_dump(mode="json"), "task": body}
 
-    def _load(self) -> SchedulerState:
+    def running(self, entry: QueuedTask) -> None:
+        self.table[TASK + entry.task_id] = {"entry": entry.model_dump(mode="json"), "running": True}
+
+    def gone(self, task_id: str) -> None:
+        self.table.pop(TASK + task_id, None)  # a tombstone on the changelog
+
+    def starts(self, cluster: str, times: list[float]) -> None:
+        self.table[RATE + cluster] = list(times)
+
+    def _load(self) -> Scheduler:
         queued: list[QueuedTask] = []
         running: list[QueuedTask] = []
         starts: dict[str, list[float]] = {}
@@ -85,6 +76,6 @@ class SchedulerStore:
                 starts[key[len(RATE):]] = [float(t) for t in row]
             else:
                 log.warning("ignoring an unknown scheduler row %r", key)
-        state = rebuild(queued, running, starts)
+        state = Scheduler.rebuild(queued, running, starts)
         log.info("scheduler state rebuilt: %d queued, %d running", len(state.queue), len(state.running))
         return state

@@ -1,5 +1,4 @@
-"""Task admission: running limits, rate limits, queue order and load shedding (SRS §3.6.3, §5.5.3) as pure
-state changes.
+"""Task admission: running limits, rate limits, queue order and load shedding (SRS §3.6.3, §5.5.3).
 
 Limits: P0 is never limited; P1 <= 20, P2 <= 30, P3 <= 50 running; <= 10 running per cluster (or the
 cluster's own `max_concurrent_tasks`) and <= 50 in all (P0 counts towards them but is never held back by
@@ -10,8 +9,10 @@ room again - P0 counts towards the rate but is never held back by it, as with co
 Queue order: priority, then arrival. When the queue holds more than `queue_limit` tasks, the newest P3 is
 shed, then the newest P2; P1 and P0 are never shed (the queue grows past the limit rather than lose them).
 
-Every function takes a state and returns a new one (the old one is left as it was); the work per call
-is linear in the queue at most, because this runs once per scheduler command on a single partition.
+`Scheduler` is decision logic only, no I/O: the scheduler agent feeds it one command at a time and stores
+what each call reports as changed. It is mutable and indexed because it runs once per command on a single
+partition and P0/P1 storms can queue thousands of tasks: every operation costs O(log n) or O(what changed),
+except admission, which stops at the first task that cannot run once every slot is taken.
 """
 
 from __future__ import annotations
@@ -35,15 +36,6 @@ class QueuedTask(BaseModel):
     seq: int = 0  # arrival order, tie-breaker for equal timestamps
 
 
-class SchedulerState(BaseModel):
-    queue: list[QueuedTask] = Field(default_factory=list)  # kept in admission order (see _order)
-    running: dict[str, QueuedTask] = Field(default_factory=dict)
-    seq: int = 0
-    shed_total: int = 0
-    # Rate-limited clusters only: when their recent tasks started, oldest first, trimmed to the window.
-    starts: dict[str, list[float]] = Field(default_factory=dict)
-
-
 @dataclass(frozen=True)
 class Limits:
     per_priority: dict[str, int] = field(default_factory=lambda: {"P1": 20, "P2": 30, "P3": 50})
@@ -60,100 +52,146 @@ def _order(t: QueuedTask) -> tuple[int, float, int]:
     return (int(t.priority.value[1]), t.enqueued_at, t.seq)
 
 
-def enqueue(state: SchedulerState, task: QueuedTask, limits: Limits) -> tuple[SchedulerState, list[QueuedTask]]:
-    """Add a task; returns the new state and the tasks shed to keep the queue within its limit."""
-    if task.task_id in state.running or any(q.task_id == task.task_id for q in state.queue):
-        return state, []  # redelivered: already known
-    seq = state.seq + 1
-    queue = list(state.queue)
-    bisect.insort(queue, task.model_copy(update={"seq": seq}), key=_order)
-    shed: list[QueuedTask] = []
-    while len(queue) > limits.queue_limit:
-        at = _shed_candidate(queue)
-        if at is None:
-            break
-        shed.append(queue.pop(at))
-    return state.model_copy(update={"queue": queue, "seq": seq, "shed_total": state.shed_total + len(shed)}), shed
-
-
-def _shed_candidate(queue: list[QueuedTask]) -> int | None:
-    """Where the newest task of the lowest sheddable priority is: the queue is sorted, so scan from its end."""
-    for level in (Priority.P3, Priority.P2):
-        for at in range(len(queue) - 1, -1, -1):
-            if queue[at].priority == level:
-                return at  # within a level the queue is in arrival order: the first one from the end is the newest
-            if queue[at].priority.value < level.value:
-                break  # past this level into more urgent ones
-    return None
-
-
 def rate_room(starts: list[float], rate: RateSpec, now: float) -> int:
     """How many more tasks may start now under `rate` given the recent start times."""
     return rate.count - sum(1 for t in starts if now - t < rate.period_seconds)
 
 
-def admit(state: SchedulerState, limits: Limits, *, now: float) -> tuple[SchedulerState, list[QueuedTask]]:
-    """Move every queued task that fits, in queue order, to running. A task that does not fit (its
-    cluster is busy or over its rate) does not block later tasks of other clusters: fairness between clusters.
-    `now` is the command's own time, so a replay makes the same decisions."""
-    running = dict(state.running)
-    per_priority = Counter(r.priority.value for r in running.values())
-    per_cluster = Counter(r.cluster_id for r in running.values())
-    starts = {c: [t for t in times if now - t < limits.cluster_rates[c].period_seconds]
-              for c, times in state.starts.items() if c in limits.cluster_rates}
-    waiting, admitted = [], []
-    for task in state.queue:
-        if _fits(task, len(running), per_priority, per_cluster, starts, limits, now):
-            running[task.task_id] = task
-            per_priority[task.priority.value] += 1
-            per_cluster[task.cluster_id] += 1
-            if task.cluster_id in limits.cluster_rates:
-                starts[task.cluster_id] = [*starts.get(task.cluster_id, []), now]
-            admitted.append(task)
-        else:
-            waiting.append(task)
-    if not admitted:
-        return state, []
-    return state.model_copy(update={"queue": waiting, "running": running, "starts": starts}), admitted
+class Scheduler:
+    def __init__(self) -> None:
+        self.queue: list[QueuedTask] = []  # in admission order (see _order)
+        self.queued: dict[str, QueuedTask] = {}
+        self.running: dict[str, QueuedTask] = {}
+        self.by_fingerprint: dict[str, set[str]] = {}  # queued task ids by member signal
+        self.starts: dict[str, list[float]] = {}  # rate-limited clusters: recent start times, oldest first
+        self.seq = 0
+        self.shed_total = 0
+        self._per_priority: Counter[str] = Counter()
+        self._per_cluster: Counter[str] = Counter()
 
+    @classmethod
+    def rebuild(cls, queued: list[QueuedTask], running: list[QueuedTask],
+                starts: dict[str, list[float]]) -> "Scheduler":
+        """From stored rows (after a restart or a rebalance): the queue re-sorted, the arrival counter past
+        every stored one."""
+        s = cls()
+        for t in sorted(queued, key=_order):
+            s._add_queued(t)
+        for t in running:
+            s._add_running(t)
+        s.starts = {c: sorted(times) for c, times in starts.items()}
+        s.seq = max((t.seq for t in (*queued, *running)), default=0)
+        return s
 
-def _fits(task: QueuedTask, n_running: int, per_priority: Counter[str], per_cluster: Counter[str],
-          starts: dict[str, list[float]], limits: Limits, now: float) -> bool:
-    if task.priority == Priority.P0:
+    def knows(self, task_id: str) -> bool:
+        return task_id in self.queued or task_id in self.running
+
+    def enqueue(self, task: QueuedTask, limits: Limits) -> tuple[QueuedTask | None, list[QueuedTask]]:
+        """Add a task. Returns (the queued entry, or None when redelivered) and the tasks shed to keep the queue
+        within its limit - possibly the new task itself."""
+        if self.knows(task.task_id):
+            return None, []  # redelivered: already known
+        self.seq += 1
+        entry = task.model_copy(update={"seq": self.seq})
+        self._add_queued(entry)
+        shed: list[QueuedTask] = []
+        while len(self.queue) > limits.queue_limit:
+            at = self._shed_candidate()
+            if at is None:
+                break
+            shed.append(self._remove_queued_at(at))
+        self.shed_total += len(shed)
+        return entry, shed
+
+    def _shed_candidate(self) -> int | None:
+        """Where the newest task of the lowest sheddable priority is: the queue is sorted, so look at its end."""
+        for level in (Priority.P3, Priority.P2):
+            end = bisect.bisect_right(self.queue, level.rank, key=lambda t: t.priority.rank)
+            if end and self.queue[end - 1].priority == level:
+                return end - 1  # within a level the queue is in arrival order: the last one is the newest
+        return None
+
+    def admit(self, limits: Limits, *, now: float) -> list[QueuedTask]:
+        """Move every queued task that fits, in queue order, to running. A task that does not fit (its
+        cluster is busy or over its rate) does not block later tasks of other clusters: fairness between
+        clusters. `now` is the command's own time, so a replay makes the same decisions."""
+        for cluster in list(self.starts):
+            rate = limits.cluster_rates.get(cluster)
+            if rate is None:
+                del self.starts[cluster]
+            else:
+                self.starts[cluster] = [t for t in self.starts[cluster] if now - t < rate.period_seconds]
+        admitted: list[QueuedTask] = []
+        for task in self.queue:
+            if task.priority != Priority.P0 and len(self.running) >= limits.total:
+                break  # every slot is taken and only P0 (at the front of the queue) ignores that
+            if self._fits(task, limits, now):
+                admitted.append(task)
+                self._add_running(task)
+                if task.cluster_id in limits.cluster_rates:
+                    self.starts.setdefault(task.cluster_id, []).append(now)
+        if admitted:
+            ids = {t.task_id for t in admitted}
+            self.queue = [t for t in self.queue if t.task_id not in ids]
+            for t in admitted:
+                self._forget_queued(t)
+        return admitted
+
+    def _fits(self, task: QueuedTask, limits: Limits, now: float) -> bool:
+        if task.priority == Priority.P0:
+            return True
+        p = task.priority.value
+        if self._per_priority[p] >= limits.per_priority.get(p, limits.total):
+            return False
+        if self._per_cluster[task.cluster_id] >= limits.cluster_limits.get(task.cluster_id, limits.per_cluster):
+            return False
+        rate = limits.cluster_rates.get(task.cluster_id)
+        return rate is None or rate_room(self.starts.get(task.cluster_id, []), rate, now) > 0
+
+    def finish(self, task_id: str) -> bool:
+        """Free a running slot; False when the task held none."""
+        task = self.running.pop(task_id, None)
+        if task is None:
+            return False
+        self._per_priority[task.priority.value] -= 1
+        self._per_cluster[task.cluster_id] -= 1
         return True
-    if n_running >= limits.total:
-        return False
-    if per_priority[task.priority.value] >= limits.per_priority.get(task.priority.value, limits.total):
-        return False
-    if per_cluster[task.cluster_id] >= limits.cluster_limits.get(task.cluster_id, limits.per_cluster):
-        return False
-    rate = limits.cluster_rates.get(task.cluster_id)
-    return rate is None or rate_room(starts.get(task.cluster_id, []), rate, now) > 0
 
+    def cancel_pending(self, *, task_id: str | None = None, fingerprint: str | None = None) -> list[QueuedTask]:
+        """Remove queued (not yet running) tasks by id or by a member signal's fingerprint."""
+        ids = set(self.by_fingerprint.get(fingerprint, ())) if fingerprint is not None else set()
+        if task_id is not None and task_id in self.queued:
+            ids.add(task_id)
+        removed = [self.queued[i] for i in ids]
+        for t in sorted(removed, key=_order):
+            self._remove_queued_at(self._index(t))
+        return sorted(removed, key=_order)
 
-def finish(state: SchedulerState, task_id: str) -> SchedulerState:
-    if task_id not in state.running:
-        return state
-    running = {k: v for k, v in state.running.items() if k != task_id}
-    return state.model_copy(update={"running": running})
+    # -- indexes --------------------------------------------------------------------------------
+    def _add_queued(self, t: QueuedTask) -> None:
+        bisect.insort(self.queue, t, key=_order)
+        self.queued[t.task_id] = t
+        for fp in t.fingerprints:
+            self.by_fingerprint.setdefault(fp, set()).add(t.task_id)
 
+    def _index(self, t: QueuedTask) -> int:
+        return bisect.bisect_left(self.queue, _order(t), key=_order)
 
-def cancel_pending(state: SchedulerState, *, task_id: str | None = None, fingerprint: str | None = None
-                   ) -> tuple[SchedulerState, list[QueuedTask]]:
-    """Remove queued (not yet running) tasks by id or by a member signal's fingerprint."""
-    def matches(t: QueuedTask) -> bool:
-        return (task_id is not None and t.task_id == task_id) or (
-            fingerprint is not None and fingerprint in t.fingerprints)
+    def _remove_queued_at(self, at: int) -> QueuedTask:
+        t = self.queue.pop(at)
+        self._forget_queued(t)
+        return t
 
-    removed = [t for t in state.queue if matches(t)]
-    if not removed:
-        return state, []
-    return state.model_copy(update={"queue": [t for t in state.queue if not matches(t)]}), removed
+    def _forget_queued(self, t: QueuedTask) -> None:
+        del self.queued[t.task_id]
+        for fp in t.fingerprints:
+            members = self.by_fingerprint.get(fp)
+            if members is not None:
+                members.discard(t.task_id)
+                if not members:
+                    del self.by_fingerprint[fp]
 
-
-def rebuild(queued: list[QueuedTask], running: list[QueuedTask], starts: dict[str, list[float]]) -> SchedulerState:
-    """The state from its stored rows (after a restart or a rebalance): the queue re-sorted, the arrival
-    counter past every stored one."""
-    seq = max((t.seq for t in (*queued, *running)), default=0)
-    return SchedulerState(queue=sorted(queued, key=_order), running={t.task_id: t for t in running}, seq=seq,
-                          starts={c: sorted(times) for c, times in starts.items()})
+    def _add_running(self, t: QueuedTask) -> None:
+        self.running[t.task_id] = t
+        self._per_priority[t.priority.value] += 1
+        self._per_cluster[t.cluster_id] += 1
