@@ -29,6 +29,6 @@ class Requester(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    subject: str = Field(min_length=1, max_length=256)
+    subject: str = Field(min_length=1, max_length=200)  # the gateway keeps 200 characters of an audit actor
     role: Role
     via: Literal["api", "cli"] = "api"

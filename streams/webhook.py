@@ -158,8 +158,10 @@ class ManualRequest(BaseModel):
 
 def requester_of(principal: Principal, via: Literal["api", "cli"] = "api") -> Requester:
     """Who asked, as the record carries it: the principal's name and the role its request was authorised and
-    audited with (for a multi-role credential the most privileged one, `rbac.primary_role`)."""
-    return Requester(subject=principal.name, role=principal.role, via=via)  # type: ignore[arg-type]
+    audited with (for a multi-role credential the most privileged one, `rbac.primary_role`). The name is cut to
+    the 200 characters an audit actor keeps; an IdP that sent an empty name claim still gets a request through."""
+    return Requester(subject=principal.name[:200] or f"unnamed-{principal.method}", role=principal.role,  # type: ignore[arg-type]
+                     via=via)
 
 
 def manual_raw_alert(req: ManualRequest, now: datetime, requester: Requester) -> RawAlert:

@@ -88,6 +88,9 @@ def test_a_multi_role_credential_carries_the_role_it_was_audited_with() -> None:
     roles = frozenset({"developer", "sre"})
     principal = Principal(name="carol", role=primary_role(roles), method="oidc", roles=roles)
     assert requester_of(principal, via="cli") == Requester(subject="carol", role="sre", via="cli")
+    # Whatever an IdP puts in the name claim still makes a valid record (no 500 on the manual route).
+    assert requester_of(Principal(name="x" * 500, role="sre", method="oidc")).subject == "x" * 200
+    assert requester_of(Principal(name="", role="sre", method="oidc")).subject == "unnamed-oidc"
 
 
 def test_alerts_and_events_run_with_the_configured_service_role() -> None:

@@ -60,10 +60,10 @@ def run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from aetherius.cli import CliError
+    from schemas.audit import AuditEvent
     from schemas.base import utcnow
     from schemas.settings import load_settings
     from schemas.topics import topic_name
-    from schemas.audit import AuditEvent
     from streams.producer import OutRecord, ProduceError, Producer
     from streams.webhook import ManualRequest, Rejection, manual_raw_alert, record_for, requester_of
 
