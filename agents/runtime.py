@@ -89,6 +89,26 @@ class TaskRuntime(BaseModel):
         return next((s for s in self.steps if s.number == number), None)
 
 
+class ToolCaller(BaseModel):
+    """Who a task's tool calls run as: `role` for the gateway's safety layer 4, `actor` for its audit events."""
+
+    actor: str
+    role: str
+
+
+def tool_caller(task: DiagnosticTask, service_role: str) -> ToolCaller:
+    """A manual request runs as the person who asked: their role decides which tools the gateway lets the
+    diagnosis use (a developer cannot reach a tool kept for SREs by asking Aetherius to call it), and their name
+    is the audit actor. Alert- and event-triggered tasks have no person behind them; they run with the
+    configured `service_role` (`tasks.service_role`, default sre) - one operator decision about what automatic
+    diagnoses may read - audited as `service:<source>` (alertmanager, kubernetes, or manual for a manual record
+    written before requesters were recorded)."""
+    who = task.requested_by
+    if who is not None:
+        return ToolCaller(actor=who.subject, role=who.role)
+    return ToolCaller(actor=f"service:{task.metadata.get('source') or 'pipeline'}", role=service_role)
+
+
 def _call_record(call: Any, at: float) -> StepRecord:
     return StepRecord(number=call.step_number, call=ToolCall(tool_id=call.tool_id, parameters=call.parameters,
                                                              reason=call.reason[:500]), started_at=at)

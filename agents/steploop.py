@@ -12,6 +12,10 @@ rule result being its starting evidence and its fallback. A model call is slow w
 at most 20 per worker at once, never awaited on the partition, its outcome published as an analysis
 step on the steps topic and applied to the row once, by step number.
 
+Every tool call runs as the task's requester - the person who asked, with their role, for a manual
+request; the configured service role for alerts and events (agents/runtime.tool_caller) - so the
+gateway's role check (safety layer 4) and its audit events see who the diagnosis is for.
+
 A sweep re-dispatches the calls and turns that the row says are in flight but that no local task is
 running (after a crash or a rebalance, after a grace that lets a completion still on the topic
 arrive first), nudges a row that is stuck between records, and turns an expired task into a
@@ -37,7 +41,7 @@ from agents.engine import Engine, target_for_task
 from agents.llm.answer import LLMAnswer
 from agents.llm.conversation import Conversation
 from agents.llm.engine import LLMEngine
-from agents.runtime import Next, StepRecord, TaskRuntime, TurnOutcome
+from agents.runtime import Next, StepRecord, TaskRuntime, ToolCaller, TurnOutcome
 from agents.strategy import Strategy, StrategyDecision, alert_complexity, choose_strategy, decide_for_task
 from agents.termination import CONFIDENCE_THRESHOLD, Termination
 from agents.tools.types import ToolCall, ToolExecutor, ToolResult
@@ -80,7 +84,8 @@ class StepLoop:
     table: Any
     engine: Engine
     executor: ToolExecutor
-    role: str = "sre"
+    # Role for tasks no person asked for (alerts, events); a manual task runs with its requester's role.
+    service_role: str = "sre"
     llm: LLMEngine | None = None
     budget: BudgetState | None = None
     knowledge_lookup: KnowledgeLookup | None = None
@@ -313,15 +318,17 @@ class StepLoop:
         if key in self.running and not self.running[key].done():
             return
         left = rt.task.limits.timeout_seconds - (time.time() - rt.started_at)
+        caller = rt_logic.tool_caller(rt.task, self.service_role)
         self.running[key] = asyncio.ensure_future(
-            self._run_tool(rt.task.id, number, call, rt.task.cluster_id, max(MIN_CALL_SECONDS, left)))
+            self._run_tool(rt.task.id, number, call, rt.task.cluster_id, max(MIN_CALL_SECONDS, left), caller))
 
-    async def _run_tool(self, task_id: str, number: int, call: ToolCall, cluster_id: str, timeout: float) -> None:
+    async def _run_tool(self, task_id: str, number: int, call: ToolCall, cluster_id: str, timeout: float,
+                        caller: ToolCaller) -> None:
         started = time.time()
         try:
             async with self.sem:
-                result = await asyncio.wait_for(
-                    self.executor.call(call, task_id=task_id, cluster_id=cluster_id, role=self.role), timeout)
+                result = await asyncio.wait_for(self.executor.call(
+                    call, task_id=task_id, cluster_id=cluster_id, role=caller.role, actor=caller.actor), timeout)
         except asyncio.TimeoutError:
             result = ToolResult(tool_id=call.tool_id, ok=False, error=f"timed out after {timeout:.1f}s (task time limit)")
         except Exception as exc:  # noqa: BLE001 - a failed call is a failed step, not a lost one
@@ -486,7 +493,7 @@ def register_step_loop(app: faust.App, topics: Topics, settings: Settings, pipe:
                        knowledge_lookup: KnowledgeLookup | None = None) -> StepLoop:
     table = app.Table("runtime", default=None, partitions=settings.kafka.partitions)
     loop = StepLoop(topics=topics, table=table, engine=engine, executor=executor, llm=llm, budget=budget,
-                    knowledge_lookup=knowledge_lookup)
+                    knowledge_lookup=knowledge_lookup, service_role=settings.tasks.service_role)
     deadletters = topics["deadletter"]
 
     async def on_record(event: faust.EventT) -> None:

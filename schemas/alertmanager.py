@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.base import Record, utcnow
+from schemas.requester import Requester
 
 AlertStatus = Literal["firing", "resolved"]
 
@@ -58,3 +59,6 @@ class RawAlert(Record):
     receiver: str = ""
     external_url: str = ""
     received_at: datetime = Field(default_factory=utcnow)
+    # Set only by the manual routes (POST /api/v1/tasks, `aetherius trigger`) from the authenticated principal;
+    # the Alertmanager route never sets it, so no alert label or annotation can claim a person's role.
+    requested_by: Requester | None = None

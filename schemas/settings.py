@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field, SecretStr
@@ -64,6 +64,10 @@ class TaskDefaults(BaseModel):
     budget_usd: float = 0.50
     daily_budget_usd: float = 1000.0
     monthly_budget_usd: float = 25000.0
+    # The role the tool calls of alert- and event-triggered tasks run with (gateway safety layer 4). No person
+    # asked for those, so no person's role applies; what an automatic diagnosis may read is this one operator
+    # decision. Manual requests run with the requester's own role (schemas/requester.py).
+    service_role: Literal["sre", "developer", "admin", "auditor"] = "sre"
 
 
 class WorkerSettings(BaseModel):

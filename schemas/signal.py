@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from schemas.base import Record, utcnow
+from schemas.requester import Requester
 
 
 class Priority(str, Enum):
@@ -43,6 +44,7 @@ class Signal(Record):
     last_seen: datetime = Field(default_factory=utcnow)
     historical_frequency: int = 1  # occurrences inside the dedup window
     priority: Priority | None = None
+    requested_by: Requester | None = None  # the person behind a manual request; None for alerts and events
 
 
 class CorrelatedIncident(Record):

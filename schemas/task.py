@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from schemas.base import Record, utcnow
+from schemas.requester import Requester
 from schemas.signal import Priority
 
 
@@ -65,6 +66,9 @@ class DiagnosticTask(Record):
     limits: TaskLimits = Field(default_factory=TaskLimits)
     status_reason: str = ""
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # Who asked (manual requests): its role is the role every tool call of the task runs with; None for alert-
+    # and event-triggered tasks, which run with `tasks.service_role`. See schemas/requester.py (dedup: the first).
+    requested_by: Requester | None = None
 
 
 class TaskCommand(Record):

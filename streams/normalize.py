@@ -71,6 +71,7 @@ def from_alert(raw: RawAlert, clusters: ClusterPolicy) -> Signal:
         message=alert.annotations.get("summary") or alert.annotations.get("description", ""),
         first_seen=alert.startsAt or seen,
         last_seen=seen,
+        requested_by=raw.requested_by,  # the person behind a manual request; the task's tool calls take its role
     )
 
 

@@ -417,6 +417,7 @@ def _new_task(task_id: str, signal: Signal, priority: Priority, settings: Settin
         ),
         limits=TaskLimits(max_steps=t.max_steps, timeout_seconds=t.timeout_seconds, budget_usd=t.budget_usd),
         metadata={**meta, "source": signal.source, "historical_frequency": signal.historical_frequency},
+        requested_by=signal.requested_by,  # dedup keeps the first request's signal: the task carries its requester
     )
 
 

@@ -26,12 +26,13 @@ from prometheus_client import Counter, Histogram
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from aetherius.http.auth import security_middlewares
-from aetherius.http.rbac import require
+from aetherius.http.rbac import PRINCIPAL, Principal, require
 from aetherius.http.health import add_health_routes
 from aetherius.metrics import REGISTRY
 from schemas.alertmanager import Alert, AlertmanagerPayload, RawAlert
 from schemas.audit import AuditEvent
 from schemas.base import utcnow
+from schemas.requester import Requester
 from schemas.settings import Settings
 from schemas.topics import topic_name
 from streams.fingerprint import alert_fingerprint, labels_fingerprint, record_id
@@ -155,19 +156,29 @@ class ManualRequest(BaseModel):
         return kind
 
 
-def manual_raw_alert(req: ManualRequest, now: datetime) -> RawAlert:
+def requester_of(principal: Principal, via: Literal["api", "cli"] = "api") -> Requester:
+    """Who asked, as the record carries it: the principal's name and the role its request was authorised and
+    audited with (for a multi-role credential the most privileged one, `rbac.primary_role`). The name is cut to
+    the 200 characters an audit actor keeps; an IdP that sent an empty name claim still gets a request through."""
+    return Requester(subject=principal.name[:200] or f"unnamed-{principal.method}", role=principal.role,  # type: ignore[arg-type]
+                     via=via)
+
+
+def manual_raw_alert(req: ManualRequest, now: datetime, requester: Requester) -> RawAlert:
     """The request as a raw alert, so it flows through the same normalize/dedup/priority pipeline.
 
-    The fingerprint covers the resource, not the time: a double click inside the dedup window is one task.
+    The fingerprint covers the resource, not the time and not the requester: a double click inside the dedup
+    window is one task - and so are two people asking for the same resource inside the window; that task
+    carries the FIRST requester and runs its tool calls with the first requester's role (schemas/requester.py).
     """
     labels = {"alertname": MANUAL_ALERTNAME, "cluster_id": req.cluster_id, KIND_LABELS[req.kind]: req.name,
               "severity": req.severity}
     if req.namespace:
         labels["namespace"] = req.namespace
-    annotations = {"summary": req.reason or f"manual diagnosis of {req.kind} {req.name}", "requested_by": "api"}
+    annotations = {"summary": req.reason or f"manual diagnosis of {req.kind} {req.name}", "requested_by": requester.via}
     fingerprint = labels_fingerprint(labels)
     alert = Alert(labels=labels, annotations=annotations, startsAt=now, fingerprint=fingerprint)
-    return RawAlert(fingerprint=fingerprint, alert=alert, receiver="manual", received_at=now)
+    return RawAlert(fingerprint=fingerprint, alert=alert, receiver="manual", received_at=now, requested_by=requester)
 
 
 # ---------------------------------------------------------------- auth (swap for aetherius/http/auth.py)
@@ -231,12 +242,13 @@ class Bridge:
     async def manual(self, request: web.Request) -> web.Response:
         try:
             req = _validate(ManualRequest, await self._body(request))
-            raw = manual_raw_alert(req, utcnow())
+            raw = manual_raw_alert(req, utcnow(), requester_of(request[PRINCIPAL]))  # set by the auth middleware
             await self._produce([record_for(raw, self.raw_topic, self.producer.max_request_size - 512, "body")])
         except Rejection as rej:
             return _reject(rej, {"Retry-After": "5"} if rej.status == 503 else None)
         ALERTS_RECEIVED.labels("manual").inc()
-        log.info("manual diagnosis requested for %s %s/%s", req.kind, req.namespace, req.name,
+        log.info("manual diagnosis requested for %s %s/%s by %s (%s)", req.kind, req.namespace, req.name,
+                 raw.requested_by.subject, raw.requested_by.role,  # type: ignore[union-attr]
                  extra={"cluster_id": req.cluster_id, "fingerprint": raw.fingerprint})
         return web.json_response({"accepted": 1, "fingerprint": raw.fingerprint}, status=202)
 

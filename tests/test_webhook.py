@@ -16,6 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aetherius.localkafka import free_port
 from aetherius.metrics import REGISTRY
 from schemas.alertmanager import RawAlert
+from schemas.requester import Requester
 from aetherius.http.auth import generate_api_key, hash_api_key
 from schemas.settings import Settings, WebhookSettings
 from schemas.topics import topic_name
@@ -132,7 +133,7 @@ def test_manual_request_becomes_a_labelled_raw_alert() -> None:
     from schemas.base import utcnow
 
     req = ManualRequest(cluster_id="eu-1", namespace="prod", kind="Deployment", name="api", reason="slow")
-    raw = manual_raw_alert(req, utcnow())
+    raw = manual_raw_alert(req, utcnow(), Requester(subject="alice", role="sre"))
     labels = raw.alert.labels
     assert labels == {"alertname": "ManualDiagnosis", "cluster_id": "eu-1", "namespace": "prod",
                       "deployment": "api", "severity": "warning"}
@@ -141,7 +142,8 @@ def test_manual_request_becomes_a_labelled_raw_alert() -> None:
     # The contract with the normalizer: it finds the target resource in these labels.
     normalize = pytest.importorskip("streams.normalize")
     assert normalize.resource_of(labels) == ("Deployment", "api")
-    job = manual_raw_alert(ManualRequest(cluster_id="c", namespace="n", kind="job", name="j"), utcnow())
+    job = manual_raw_alert(ManualRequest(cluster_id="c", namespace="n", kind="job", name="j"), utcnow(),
+                           Requester(subject="alice", role="sre"))
     assert normalize.resource_of(job.alert.labels) == ("Job", "j")
 
 
@@ -282,6 +284,7 @@ def test_manual_trigger_produces_a_manual_diagnosis_alert(kafka_bootstrap: str, 
         assert raw.alert.labels == {"alertname": "ManualDiagnosis", "cluster_id": "eu-1", "namespace": "prod",
                                     "pod": "api-7d9f", "severity": "critical"}
         assert raw.alert.annotations["summary"] == "user report"
+        assert raw.requested_by == Requester(subject="sre", role="sre", via="api")  # who asked, from the API key
 
     run_bridge(kafka_bootstrap, topic_prefix, scenario)
 
@@ -292,14 +295,19 @@ def test_cli_trigger_produces_the_same_record(kafka_bootstrap: str, topic_prefix
 
     topic = topic_name(topic_prefix, "alerts.raw")
     asyncio.run(create_topic(kafka_bootstrap, topic))
+    asyncio.run(create_topic(kafka_bootstrap, topic_name(topic_prefix, "audit")))
     monkeypatch.setenv("AETHERIUS_KAFKA__BOOTSTRAP", kafka_bootstrap)
     monkeypatch.setenv("AETHERIUS_KAFKA__TOPIC_PREFIX", topic_prefix)
+    monkeypatch.setenv("AETHERIUS_SECURITY__API_KEYS", json.dumps([{"name": "sre", "role": "sre",
+                                                                   "hash": hash_api_key(SRE_KEY)}]))
+    monkeypatch.setenv("AETHERIUS_API_KEY", SRE_KEY)
     monkeypatch.delenv("AETHERIUS_CONFIG", raising=False)
     assert main(["trigger", "--cluster", "eu-1", "--namespace", "prod", "--kind", "pod", "--name", "api-7d9f"]) == 0
     out = json.loads(capsys.readouterr().out)
     [record] = asyncio.run(read_topic(kafka_bootstrap, topic))
     assert record.key.decode() == out["fingerprint"]
     assert RawAlert.from_bytes(record.value).alert.labels["pod"] == "api-7d9f"
+    assert RawAlert.from_bytes(record.value).requested_by == Requester(subject="sre", role="sre", via="cli")
     assert main(["trigger", "--cluster", "eu-1", "--kind", "configmap", "--name", "x"]) == 2
     assert "kind must be one of" in capsys.readouterr().err
 

@@ -42,10 +42,11 @@ class GatewayExecutor:
         self._error: BaseException | None = None
 
     # -- ToolExecutor ------------------------------------------------------------------------------------------
-    async def call(self, call: ToolCall, *, task_id: str, cluster_id: str, role: str = "sre") -> ToolResult:
+    async def call(self, call: ToolCall, *, task_id: str, cluster_id: str, role: str = "sre",
+                   actor: str = "") -> ToolResult:
         meta = {META_ROLE: role, META_TASK_ID: task_id, META_CLUSTER_ID: cluster_id}
-        if self.actor:
-            meta[META_ACTOR] = self.actor
+        if actor or self.actor:  # the caller's (the task's requester) before this executor's fixed one
+            meta[META_ACTOR] = actor or self.actor
         try:
             client = await self._connected()
             answer = await client.call_tool(call.tool_id, dict(call.parameters), meta=meta,

@@ -22,7 +22,8 @@ class LocalExecutor:
         self.readers = readers
         self.tools = tools if tools is not None else BUILTIN_TOOLS
 
-    async def call(self, call: ToolCall, *, task_id: str, cluster_id: str, role: str = "sre") -> ToolResult:
+    async def call(self, call: ToolCall, *, task_id: str, cluster_id: str, role: str = "sre",
+                   actor: str = "") -> ToolResult:
         started = time.perf_counter()
 
         def done(**fields: Any) -> ToolResult:

@@ -12,6 +12,7 @@ class RoutedExecutor:
         self.default = default
         self.by_cluster = dict(by_cluster)
 
-    async def call(self, call: ToolCall, *, task_id: str, cluster_id: str, role: str = "sre") -> ToolResult:
+    async def call(self, call: ToolCall, *, task_id: str, cluster_id: str, role: str = "sre",
+                   actor: str = "") -> ToolResult:
         executor = self.by_cluster.get(cluster_id, self.default)
-        return await executor.call(call, task_id=task_id, cluster_id=cluster_id, role=role)
+        return await executor.call(call, task_id=task_id, cluster_id=cluster_id, role=role, actor=actor)

@@ -28,5 +28,9 @@ class ToolResult(BaseModel):
 
 
 class ToolExecutor(Protocol):
-    async def call(self, call: ToolCall, *, task_id: str, cluster_id: str, role: str = "sre") -> ToolResult:
+    """`role` is checked by the gateway's safety layer 4; `actor` names who the call is for in its audit event
+    (the step loop passes the task's requester, agents/runtime.tool_caller)."""
+
+    async def call(self, call: ToolCall, *, task_id: str, cluster_id: str, role: str = "sre",
+                   actor: str = "") -> ToolResult:
         ...
