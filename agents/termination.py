@@ -8,7 +8,9 @@ Precedence, when several conditions hold at once (the first match wins):
                            privilege escalation, a write verb, injection, a role it does not have). The
                            task's planner (rules fed by alert labels, or an LLM fed by cluster text) is
                            steering towards harm: the task stops at once, fails, and goes to a human;
-                           no further tool call is made for it. Nothing outranks this.
+                           no further tool call is made for it. Nothing outranks this. Raised by the
+                           Kafka step loop (agents/runtime.stop_for_security); the in-process loop runs
+                           the offline CLI over LocalExecutor, which has no safety layer to raise one.
 1. manual_stop           - an operator's cancel is obeyed even if an answer arrived at the same time:
                            the cancel API promises "cancelled", so that is what the task ends as.
 2. root_cause_identified - a confident answer (>= 0.85) is a complete result whichever limit was
