@@ -10,6 +10,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
+import signal
+import subprocess
+import sys
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -18,6 +23,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
+from aetherius.localkafka import free_port
 from agents.cluster.dump import DumpReader
 from agents.gateway import Gateway, GatewayExecutor, GatewayServer
 from agents.tools.registry import load_registry
@@ -36,6 +42,7 @@ from tests.dumpkit import Ctr, DumpBuilder
 from tests.fake_slack import FakeHooks, slack_problem
 from tests.kafkautil import produce, read_all
 
+REPO = Path(__file__).resolve().parents[1]
 NS, POD = "shop", "frontend-5c7d9-abcde"
 TOKEN = "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"  # a GitHub token shape the redaction module knows
 SECRET = "soc-shared-key"
@@ -340,3 +347,55 @@ def test_register_without_destinations_is_a_warning(caplog):
     with caplog.at_level("WARNING"):
         assert register(app, Settings(), topics) is None
     assert "no SOC destination configured" in caplog.text
+
+
+class HooksThread:
+    """FakeHooks on its own loop in a thread, so a synchronous test can run a subprocess beside it."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.hooks = FakeHooks()
+
+    def __enter__(self) -> FakeHooks:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self.hooks.__aenter__(), self.loop).result(10)
+        return self.hooks
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.hooks.__aexit__(None, None, None), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+def test_the_sink_role_as_users_run_it_alerts_the_soc(kafka_bootstrap, topic_prefix, tmp_path, dump):
+    """`aetherius sink` (a real subprocess, configured by env vars only) sends the SOC an alert for a security
+    event on the audit topic, and nothing for the other audit traffic."""
+    event, _ = escalation(dump)
+    with HooksThread() as hooks:
+        env = {**os.environ, "AETHERIUS_KAFKA__BOOTSTRAP": kafka_bootstrap, "AETHERIUS_KAFKA__TOPIC_PREFIX": topic_prefix,
+               "AETHERIUS_KAFKA__PARTITIONS": "2", "AETHERIUS_WORKER__APP_ID": topic_prefix,
+               "AETHERIUS_WORKER__DATA_DIR": str(tmp_path / "worker"), "AETHERIUS_LOG_LEVEL": "WARNING",
+               "AETHERIUS_ANALYTICS__CHDB_PATH": str(tmp_path / "chdb"), "AETHERIUS_ANALYTICS__API_PORT": str(free_port()),
+               "AETHERIUS_SINKS": json.dumps({"destinations": {"soc": {"type": "webhook", "url": hooks.webhook.url,
+                                                                       "secret": SECRET}},
+                                              "security_alerts": {"destinations": ["soc"]}})}
+        log = open(tmp_path / "sink.log", "wb")
+        proc = subprocess.Popen([sys.executable, "-m", "aetherius.cli", "sink"], cwd=REPO, env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            asyncio.run(produce(kafka_bootstrap, f"{topic_prefix}.audit",
+                                [(e.id.encode(), e.to_bytes()) for e in (AuditEvent(action="tool.call"), event)]))
+            deadline = time.monotonic() + 90
+            while not hooks.webhook.received and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.3)
+            time.sleep(1.0)  # a second (wrong) alert would arrive now
+            received = list(hooks.webhook.received)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+            log.close()
+    assert len(received) == 1, (tmp_path / "sink.log").read_text()[-3000:]
+    body = json.loads(received[0]["body"])
+    assert body["alert_id"] == event.id and body["kind"] == "privilege_escalation" and body["task_id"] == "task-7"
