@@ -187,9 +187,9 @@ def worker_extensions(settings: Settings) -> tuple[Extension, ...]:
 
 
 def run_sink(settings: Settings) -> int:
-    """The sink role: reports to Slack/Teams/webhooks, every history topic to ClickHouse, and the analytics
-    API. In the embedded default this process is the one owner of the chdb data dir (see
-    sinks/clickhouse/README.md): everything else asks its API."""
+    """The sink role: reports to Slack/Teams/webhooks, security events to the SOC, every history topic to
+    ClickHouse, and the analytics API. In the embedded default this process is the one owner of the chdb data
+    dir (see sinks/clickhouse/README.md): everything else asks its API."""
     import asyncio
 
     from aiohttp import web
@@ -202,6 +202,7 @@ def run_sink(settings: Settings) -> int:
     from sinks.clickhouse.api import add_routes
     from sinks.clickhouse.sink import open_analytics, register as register_clickhouse
     from sinks.routing import register as register_reports
+    from sinks.security_alerts import register as register_security_alerts
     from streams.admin import ensure_topics
     from streams.app import create_app
     from streams.worker import run_faust
@@ -214,6 +215,7 @@ def run_sink(settings: Settings) -> int:
     store = open_analytics(settings)
     register_clickhouse(app, settings, store)
     register_reports(app, settings)
+    register_security_alerts(app, role, topics)  # its own consumer group: "<app_id>-sink-security-alerts"
 
     web_app = web.Application(middlewares=security_middlewares(settings.security, topics.audit_sink(), settings.webhook),
                               client_max_size=1024 * 1024)

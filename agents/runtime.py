@@ -27,7 +27,7 @@ from agents.llm.conversation import Conversation, Phase, record_tool_result, unr
 from agents.llm.engine import EngineOptions, TurnResult
 from agents.llm.prompts import conclude_message
 from agents.rules.observations import Observations, call_key
-from agents.termination import Termination, TerminationReason, check_termination
+from agents.termination import Termination, TerminationReason, check_termination, security_stop
 from agents.tools.types import ToolCall, ToolResult
 from schemas.audit import CostRecord
 from schemas.knowledge import KnowledgeEntry
@@ -209,6 +209,32 @@ def cancel(rt: TaskRuntime, now: float, planner: Planner) -> tuple[TaskRuntime, 
     if rt.finished:
         return rt, Next()
     return advance(rt.model_copy(update={"cancel_requested": True}), now, planner)
+
+
+def stop_for_security(rt: TaskRuntime, number: int, result: ToolResult,
+                      now: float) -> tuple[TaskRuntime, Termination | None]:
+    """A call of this task was refused as a security event (SRS §5.8.5): record that step as failed and
+    stop - nothing is planned or opened after it, whatever the phase. (row, None) when the step is not
+    one this row is waiting for (redelivered, unknown, or the task already ended): nothing changes."""
+    if rt.finished:
+        return rt, None
+    if rt.phase == "rules":
+        step = rt.step(number)
+        if step is None or step.status != "in_flight":
+            return rt, None
+        done = step.model_copy(update={"status": "failed", "output": None, "error": result.error, "completed_at": now})
+        rt = rt.model_copy(update={"steps": [done if s.number == number else s for s in rt.steps],
+                                   "consecutive_errors": rt.consecutive_errors + 1})
+    else:
+        if rt.conversation is None:
+            return rt, None
+        conv, step_done = record_tool_result(rt.conversation, number, result,
+                                             now=datetime.fromtimestamp(now, timezone.utc), max_chars=TOOL_OUTPUT_CHARS)
+        if step_done is None:
+            return rt, None
+        rt = rt.model_copy(update={"conversation": conv,
+                                   "llm_dispatched": {n: at for n, at in rt.llm_dispatched.items() if n != number}})
+    return rt, security_stop(result.security_event, result.error)
 
 
 def continues_with_llm(rt: TaskRuntime, findings: DiagnosticResult, stop: Termination | None) -> bool:

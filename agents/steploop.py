@@ -20,6 +20,10 @@ A sweep re-dispatches the calls and turns that the row says are in flight but th
 running (after a crash or a rebalance, after a grace that lets a completion still on the topic
 arrive first), nudges a row that is stuck between records, and turns an expired task into a
 timeout record; all idempotent by (task_id, step number).
+
+A call the gateway refused as a security event (SRS §5.8.5: privilege escalation, a write verb,
+injection, a role the task lacks) ends its task at once as failed (`security_violation`): the calls
+still running for it are cancelled and nothing more is planned or asked of the model.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from agents.llm.conversation import Conversation
 from agents.llm.engine import LLMEngine
 from agents.runtime import Next, StepRecord, TaskRuntime, ToolCaller, TurnOutcome
 from agents.strategy import Strategy, StrategyDecision, alert_complexity, choose_strategy, decide_for_task
-from agents.termination import CONFIDENCE_THRESHOLD, Termination
+from agents.termination import CONFIDENCE_THRESHOLD, Termination, TerminationReason
 from agents.tools.types import ToolCall, ToolExecutor, ToolResult
 from aetherius.metrics import REGISTRY
 from schemas.knowledge import KnowledgeEntry
@@ -63,6 +67,9 @@ TASK_DURATION = Histogram("aetherius_task_duration_seconds", "Diagnosis duration
                           buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600))
 REPORTS = Counter("aetherius_reports_total", "Reports published", ["category", "engine"], registry=REGISTRY)
 STRATEGIES = Counter("aetherius_strategy_total", "Strategy chosen for new tasks", ["strategy"], registry=REGISTRY)
+SECURITY_STOPS = Counter("aetherius_tasks_stopped_for_security_total",
+                         "Tasks ended because one of their tool requests was a security event", ["kind"],
+                         registry=REGISTRY)
 
 MAX_TOOL_CALLS_IN_FLIGHT = 30  # per worker; per task the runtime keeps it to 3
 MAX_LLM_CALLS_IN_FLIGHT = 20  # per worker (architecture: "a semaphore per limit: LLM 20")
@@ -171,6 +178,9 @@ class StepLoop:
         if old is None or old.finished:
             return
         now = time.time()
+        if event.step.output is not None and event.step.output.security_event and not _is_turn(event.step):
+            await self.on_security_violation(old, event.step_number, _tool_result(event.step), now)
+            return
         if old.phase == "llm":
             if _is_turn(event.step):
                 if event.step_number != old.llm_turn or event.step.output is None:
@@ -188,6 +198,18 @@ class StepLoop:
             return  # redelivered or unknown: nothing changed, nothing to store
         self.store(rt)
         await self._apply(rt, nxt)
+
+    async def on_security_violation(self, old: TaskRuntime, number: int, result: ToolResult, now: float) -> None:
+        """Stop the task whose request was refused as a security event (the gateway has audited it and
+        raised `security.<kind>`; the SOC alert goes from the sink role, sinks/security_alerts.py)."""
+        rt, stop = rt_logic.stop_for_security(old, number, result, now)
+        if stop is None:
+            return  # a redelivered or unknown completion
+        SECURITY_STOPS.labels(kind=result.security_event[:64]).inc()
+        log.warning("task stopped: step %s was refused as a security event (%s)", number, result.security_event,
+                    extra={"task_id": rt.task.id, "cluster_id": rt.task.cluster_id})
+        self.store(rt)
+        await self._conclude(rt, stop)
 
     def on_resume(self, task_id: str, number: int) -> None:
         """Re-run an orphaned call or model turn. The marker travelled the steps topic behind every
@@ -260,7 +282,7 @@ class StepLoop:
             result = result.model_copy(update={"artifacts": result.artifacts + notes})
         result = result.model_copy(update={"engine": rt.engine if rt.engine != "llm" else "rules",
                                            "steps": _rule_steps(rt), "status": result_status})
-        await self._report(rt, result, status, reason)
+        await self._report(rt, _say_why(result, stop), status, reason)
 
     def _analyze(self, rt: TaskRuntime) -> DiagnosticResult:
         try:
@@ -290,7 +312,7 @@ class StepLoop:
                 result = base.model_copy(update={"token_usage": conv.usage, "status": stop.result_status if stop else
                                                  base.status})
         steps = _rule_steps(rt) + [s for s in result.steps if s.step_number > len(rt.steps)]
-        await self._report(rt, result.model_copy(update={"steps": steps}), status, reason)
+        await self._report(rt, _say_why(result.model_copy(update={"steps": steps}), stop), status, reason)
 
     async def _report(self, rt: TaskRuntime, result: DiagnosticResult, status: TaskStatus, reason: str) -> None:
         result = result.model_copy(update={"task_id": rt.task.id, "cluster_id": rt.task.cluster_id,
@@ -338,7 +360,7 @@ class StepLoop:
             id=f"{task_id}:{number}", task_id=task_id, step_number=number, tool_id=call.tool_id,
             input=StepInput(command=call.tool_id, parameters=call.parameters, context=cluster_id),
             output=StepOutput(exit_code=0 if result.ok else 2 if result.rejected else 1, stdout=result.output,
-                              stderr=result.error, truncated=result.truncated),
+                              stderr=result.error, truncated=result.truncated, security_event=result.security_event),
             status=StepStatus.COMPLETED if result.ok else StepStatus.FAILED, reasoning=call.reason,
             started_at=datetime.fromtimestamp(started, timezone.utc), completed_at=datetime.now(timezone.utc),
             duration_ms=(time.time() - started) * 1000)
@@ -426,7 +448,14 @@ def _tool_result(step: DiagnosticStep) -> ToolResult:
     out = step.output or StepOutput(exit_code=1, stderr="no output")
     return ToolResult(tool_id=step.tool_id, ok=step.status == StepStatus.COMPLETED, output=out.stdout,
                       error=out.stderr, rejected=out.exit_code == 2, truncated=out.truncated,
-                      duration_ms=step.duration_ms)
+                      security_event=out.security_event, duration_ms=step.duration_ms)
+
+
+def _say_why(result: DiagnosticResult, stop: Termination | None) -> DiagnosticResult:
+    """A security stop is the headline of its report: whoever reads it must not take it for a diagnosis."""
+    if stop is None or stop.reason is not TerminationReason.SECURITY_VIOLATION:
+        return result
+    return result.model_copy(update={"summary": result.summary.model_copy(update={"problem": stop.note[:500]})})
 
 
 def _parse(text: str) -> dict[str, Any] | None:

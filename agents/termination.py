@@ -4,6 +4,13 @@ The step loop (Kafka) and the in-process LLM loop both call `check_termination` 
 task stops for the same reason whichever loop runs it.
 
 Precedence, when several conditions hold at once (the first match wins):
+0. security_violation    - a tool request of this task was refused as a security event (SRS §5.8.5:
+                           privilege escalation, a write verb, injection, a role it does not have). The
+                           task's planner (rules fed by alert labels, or an LLM fed by cluster text) is
+                           steering towards harm: the task stops at once, fails, and goes to a human;
+                           no further tool call is made for it. Nothing outranks this. Raised by the
+                           Kafka step loop (agents/runtime.stop_for_security); the in-process loop runs
+                           the offline CLI over LocalExecutor, which has no safety layer to raise one.
 1. manual_stop           - an operator's cancel is obeyed even if an answer arrived at the same time:
                            the cancel API promises "cancelled", so that is what the task ends as.
 2. root_cause_identified - a confident answer (>= 0.85) is a complete result whichever limit was
@@ -32,6 +39,7 @@ MAX_CONSECUTIVE_ERRORS = 3
 
 
 class TerminationReason(str, Enum):
+    SECURITY_VIOLATION = "security_violation"
     MANUAL_STOP = "manual_stop"
     ROOT_CAUSE_IDENTIFIED = "root_cause_identified"
     BUDGET_EXCEEDED = "budget_exceeded"
@@ -59,6 +67,16 @@ class Termination(BaseModel):
     note: str = ""
 
 
+def security_stop(kind: str, detail: str = "") -> Termination:
+    """The stop for a task whose tool request was refused as security event `kind` (e.g.
+    privilege_escalation); `detail` is the gateway's (already redacted) reason."""
+    note = f"security violation ({kind or 'unknown'}): a tool request was refused and the task stopped"
+    if detail:
+        note += f"; {detail}"
+    return Termination(reason=TerminationReason.SECURITY_VIOLATION, status=TaskStatus.FAILED, result_status="failed",
+                       partial=True, notify_admin=True, escalate=True, note=note[:1000])
+
+
 def _progress_error(name: str, value: float) -> ValueError:
     return ValueError(f"{name} must be a finite number >= 0, got {value!r}")
 
@@ -74,10 +92,12 @@ def check_termination(
     limits: TaskLimits,
     confidence_threshold: float = CONFIDENCE_THRESHOLD,
     max_consecutive_errors: int = MAX_CONSECUTIVE_ERRORS,
+    security_event: str = "",
 ) -> Termination | None:
     """None to continue, else the `Termination` that applies (see the module docstring for precedence).
 
-    `confidence` is the current root-cause confidence, None while there is no candidate answer.
+    `confidence` is the current root-cause confidence, None while there is no candidate answer;
+    `security_event` the kind of a security rejection this task caused ("" when none).
     """
     for name, value in (("step_count", step_count), ("elapsed_seconds", elapsed_seconds),
                         ("cost_usd", cost_usd), ("consecutive_errors", consecutive_errors)):
@@ -86,6 +106,8 @@ def check_termination(
     if confidence is not None and not (0.0 <= confidence <= 1.0):
         raise ValueError(f"confidence must be within [0, 1], got {confidence!r}")
 
+    if security_event:
+        return security_stop(security_event)
     if manual_stop:
         return Termination(reason=TerminationReason.MANUAL_STOP, status=TaskStatus.CANCELLED,
                            result_status="cancelled", partial=True, note="stopped by an operator")

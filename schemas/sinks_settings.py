@@ -10,6 +10,8 @@
         - {namespaces: [payment], destinations: [audit-hook], continue: true}
       default: [oncall-slack]
       slack_signing_secret: "..."   # verifies Slack's interactivity requests
+      security_alerts:              # SRS §5.8.5: every security.* audit event goes to the SOC
+        destinations: [soc-hook]    # webhook or slack destinations from the list above
 """
 
 from __future__ import annotations
@@ -57,6 +59,17 @@ class RetryPolicy(BaseModel):
     timeout_seconds: float = Field(default=10.0, gt=0)  # per HTTP attempt
 
 
+class SecurityAlertSettings(BaseModel):
+    """Where the sink role sends a SOC alert for every `security.*` audit event (sinks/security_alerts.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    destinations: list[str] = Field(default_factory=list)  # names from sinks.destinations; webhook or slack
+    # Events older than this are counted and skipped, not alerted: a first start reads the audit topic from
+    # its beginning (so nothing raised before the sink role ran is missed) without paging the SOC for last month.
+    max_age_seconds: float = Field(default=24 * 3600, gt=0)
+
+
 class SinksSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -66,12 +79,18 @@ class SinksSettings(BaseModel):
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     slack_signing_secret: SecretStr | None = None
     public_url: str = ""  # where report links point (the API), optional
+    security_alerts: SecurityAlertSettings = Field(default_factory=SecurityAlertSettings)
 
     @model_validator(mode="after")
     def _routes_name_destinations(self) -> "SinksSettings":
         known = set(self.destinations)
-        for where, names in [("default", self.default)] + [(f"routes[{i}]", r.destinations) for i, r in enumerate(self.routes)]:
+        for where, names in [("default", self.default), ("security_alerts.destinations", self.security_alerts.destinations)] \
+                + [(f"routes[{i}]", r.destinations) for i, r in enumerate(self.routes)]:
             unknown = sorted(set(names) - known)
             if unknown:
                 raise ValueError(f"sinks.{where} names unknown destination(s) {unknown}; known: {sorted(known)}")
+        teams = sorted(n for n in self.security_alerts.destinations if self.destinations[n].type == "teams")
+        if teams:
+            raise ValueError(f"sinks.security_alerts.destinations: {teams} are Teams destinations; "
+                             "security alerts go to webhook or slack destinations")
         return self

@@ -53,6 +53,7 @@ class StepOutput(BaseModel):
     stderr: str = ""
     analysis: str = ""
     truncated: bool = False
+    security_event: str = ""  # set when the gateway refused the call as a security event (SRS §5.8.5)
 
 
 class DiagnosticStep(BaseModel):

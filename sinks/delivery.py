@@ -132,25 +132,32 @@ class Deliverer:
 
     async def deliver(self, destination: str, request: HttpRequest, result: DiagnosticResult,
                       raw: bytes | None = None) -> Outcome:
-        key = f"{destination}:{result.report_id}"
-        if self._ledger.done(key):
-            DELIVERIES.labels(request.kind, "duplicate").inc()
+        outcome = await self.deliver_record(destination, request, record_id=result.report_id,
+                                            key=result.task_id.encode(), value=raw or result.to_bytes(),
+                                            task_id=result.task_id)
+        DELIVERIES.labels(request.kind, outcome).inc()
+        return outcome
+
+    async def deliver_record(self, destination: str, request: HttpRequest, *, record_id: str, key: bytes,
+                             value: bytes, task_id: str = "", what: str = "report", stage: str = "sink") -> Outcome:
+        """Any record (a report, a security alert): once per (destination, record_id), retried, else
+        dead-lettered with `key`/`value` - the source record as it was on its topic - for a replay."""
+        ledger_key = f"{destination}:{record_id}"
+        if self._ledger.done(ledger_key):
             return "duplicate"
-        error = await self._attempts(request, result)
+        error = await self._attempts(request, task_id)
         if error is None:
-            self._ledger.mark(key)
-            DELIVERIES.labels(request.kind, "delivered").inc()
+            self._ledger.mark(ledger_key)
             return "delivered"
-        log.error("report undeliverable to %s: %s", destination, error, extra={"task_id": result.task_id, "stage": "sink"})
+        log.error("%s undeliverable to %s: %s", what, destination, error, extra={"task_id": task_id, "stage": "sink"})
         await self._dead_letter(DeadLetter.of(
-            topic=self._source_topic, key=result.task_id.encode(), value=raw or result.to_bytes(),
-            error=f"destination {destination} ({request.kind}): {error}", stage=f"sink:{destination}"))
+            topic=self._source_topic, key=key, value=value,
+            error=f"destination {destination} ({request.kind}): {error}", stage=f"{stage}:{destination}"))
         # Dead-lettered counts as handled: a replay from the dead-letter topic is a new, deliberate delivery.
-        self._ledger.mark(key)
-        DELIVERIES.labels(request.kind, "dead-lettered").inc()
+        self._ledger.mark(ledger_key)
         return "dead-lettered"
 
-    async def _attempts(self, request: HttpRequest, result: DiagnosticResult) -> str | None:
+    async def _attempts(self, request: HttpRequest, task_id: str) -> str | None:
         """None when delivered, else the last error."""
         last = "no attempt made"
         async with self._session_factory() as session:
@@ -171,7 +178,7 @@ class Deliverer:
                     return f"{last} (after {attempt} attempt{'s' if attempt > 1 else ''})"
                 delay = backoff_delay(attempt, self._policy, retry_after)
                 log.warning("delivery attempt %d to %s failed (%s); retrying in %.1fs", attempt, request.kind, last,
-                            delay, extra={"task_id": result.task_id, "stage": "sink"})
+                            delay, extra={"task_id": task_id, "stage": "sink"})
                 await self._sleep(delay)
         return last
 

@@ -1,4 +1,5 @@
-"""`aetherius sink`: deliver reports (Slack, Teams, webhooks), keep history in ClickHouse, serve analytics."""
+"""`aetherius sink`: deliver reports (Slack, Teams, webhooks) and SOC security alerts, keep history in ClickHouse,
+serve analytics."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sink", help="run the sinks: reports to Slack/Teams/webhooks, history to ClickHouse, analytics API")
+    p = sub.add_parser("sink", help="run the sinks: reports to Slack/Teams/webhooks, security alerts to the SOC, "
+                                     "history to ClickHouse, analytics API")
     p.add_argument("--port", type=int, default=None, help="analytics API port (default: settings.analytics.api_port)")
     p.set_defaults(func=run)
 

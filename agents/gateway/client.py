@@ -136,6 +136,7 @@ def to_tool_result(tool_id: str, answer: CallToolResult) -> ToolResult:
         return ToolResult(tool_id=tool_id, ok=ok, output=text if ok else "",
                           error="" if ok else str(summary.get("error") or text),
                           rejected=bool(summary.get("rejected")), truncated=bool(summary.get("truncated")),
+                          security_event=str(summary.get("security_event") or "")[:64],
                           duration_ms=float(summary.get("duration_ms") or 0.0))
     ok = not answer.is_error
     return ToolResult(tool_id=tool_id, ok=ok, output=text if ok else "", error="" if ok else text)

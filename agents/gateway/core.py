@@ -84,6 +84,7 @@ class Gateway:
         if not decision.allowed:
             result = ToolResult(tool_id=str(tool_id)[:100], ok=False, rejected=True,
                                 error=redact_text(f"rejected at layer {decision.layer.value}: {decision.reason}"),
+                                security_event=decision.security_event.value if decision.security_event else "",
                                 duration_ms=_ms(started))
         else:
             result = await self._run(decision, cluster_id, started)

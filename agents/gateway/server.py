@@ -9,7 +9,7 @@ Who is calling travels in the request's `_meta` (MCP's place for out-of-band dat
 
 The answer is one text content block holding the tool's JSON (redacted, capped) - or the reason for the
 rejection/failure with `isError` - and `_meta["aetherius.io/result"]` with ok/rejected/truncated/
-duration_ms, from which `GatewayExecutor` rebuilds a `ToolResult`.
+duration_ms/security_event, from which `GatewayExecutor` rebuilds a `ToolResult`.
 
 The role is asserted by the caller: in process that caller is our own step loop; over HTTP the server
 listens on 127.0.0.1 and, when given a token, requires `Authorization: Bearer <token>` on every request.
@@ -65,7 +65,7 @@ class GatewayServer(MCPServer):
             cluster_id=meta.get(META_CLUSTER_ID) or "", actor=str(meta.get(META_ACTOR) or "")[:200],
             transport=transport, source_ip=source_ip)
         summary = {"ok": result.ok, "rejected": result.rejected, "truncated": result.truncated,
-                   "duration_ms": result.duration_ms, "error": result.error}
+                   "duration_ms": result.duration_ms, "error": result.error, "security_event": result.security_event}
         return CallToolResult(content=[TextContent(type="text", text=result.output if result.ok else result.error)],
                               is_error=not result.ok, _meta={META_RESULT: summary})
 

@@ -23,6 +23,7 @@ class ToolResult(BaseModel):
     output: str = ""  # JSON text of the tool's answer, already capped and redacted
     error: str = ""  # why it failed or was rejected (ok=False)
     rejected: bool = False  # refused by a safety check rather than failed while running
+    security_event: str = ""  # the SRS §5.8.5 kind when the refusal is a security event (privilege_escalation ...)
     truncated: bool = False
     duration_ms: float = 0.0
 
