@@ -173,4 +173,5 @@ def test_injected_requests_stop_their_tasks_and_reach_the_soc(kafka_bootstrap, t
     for a in alerts:
         assert (a["kind"], a["tool"] in ("get_pod", "describe_pod", "pod_logs"), a["parameter"]) == \
             ("privilege_escalation", True, "name"), a
-        assert a["cluster_id"] == "c0" and a["who"]["actor"] == f"task:{a['task_id']}" and a["who"]["role"] == "sre"
+        # Alert-triggered: no person asked, so the calls ran as the service (tasks.service_role), named by source.
+        assert a["cluster_id"] == "c0" and a["who"]["actor"] == "service:alertmanager" and a["who"]["role"] == "sre"
