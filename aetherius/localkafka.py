@@ -19,7 +19,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Literal
 from contextlib import contextmanager
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -87,6 +87,10 @@ class LocalKafka:
     controller_port: int = 0
     extra_config: dict[str, str] = field(default_factory=dict)
     heap: str = "512m"
+    # "fast-start" (tests, demo): C1 JIT only and the serial collector - the broker is up in seconds and small.
+    # "steady" (benchmarks): the full JIT and G1 with short pauses - what a real broker runs, so a benchmark
+    # measures Aetherius, not a broker tuned for start-up.
+    jvm: Literal["fast-start", "steady"] = "fast-start"
     process: subprocess.Popen[bytes] | None = None
     _owns_work_dir: bool = False
 
@@ -139,8 +143,9 @@ class LocalKafka:
         config.write_text(self._properties())
         classpath = f"{libs}/*"
         env = {**os.environ, "KAFKA_HEAP_OPTS": f"-Xmx{self.heap}"}
-        jvm = [java, f"-Xmx{self.heap}", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-               f"-Dlog4j2.configurationFile={LOG4J}", "-cp", classpath]
+        tuning = ["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"] if self.jvm == "fast-start" else \
+            ["-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Xms1g"]
+        jvm = [java, f"-Xmx{self.heap}", *tuning, f"-Dlog4j2.configurationFile={LOG4J}", "-cp", classpath]
         fmt = subprocess.run(jvm + ["kafka.tools.StorageTool", "format", f"--cluster-id={_cluster_id()}", "-c", str(config),
                                     "--ignore-formatted"], capture_output=True, text=True, env=env, timeout=120)
         if fmt.returncode != 0:
@@ -213,11 +218,12 @@ def _broker_answers(bootstrap: str) -> bool:
 
 
 @contextmanager
-def kafka_bootstrap(progress: Callable[[str], None] = lambda _m: None) -> Iterator[str]:
+def kafka_bootstrap(progress: Callable[[str], None] = lambda _m: None,
+                    jvm: Literal["fast-start", "steady"] = "fast-start") -> Iterator[str]:
     """The bootstrap of the cluster to use: `AETHERIUS_KAFKA_BOOTSTRAP` if set, else a fresh local broker."""
     external = os.environ.get(ENV_BOOTSTRAP)
     if external:
         yield external
         return
-    with LocalKafka().running(progress=progress) as kafka:
+    with LocalKafka(jvm=jvm, heap="1g" if jvm == "steady" else "512m").running(progress=progress) as kafka:
         yield kafka.bootstrap

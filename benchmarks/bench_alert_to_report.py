@@ -82,7 +82,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10.0, help="alerts per second")
     args = parser.parse_args()
     clusters = {p.name: {"dump": str(p)} for p in (DEMO / "clusters").iterdir() if p.is_dir()}
-    with tempfile.TemporaryDirectory() as tmp, kafka_bootstrap(lambda m: print(m, file=sys.stderr)) as bootstrap:
+    with tempfile.TemporaryDirectory() as tmp, kafka_bootstrap(lambda m: print(m, file=sys.stderr), jvm="steady") as bootstrap:
         prefix = f"bench{uuid.uuid4().hex[:6]}"
         asyncio.run(ensure_topics(KafkaSettings(bootstrap=bootstrap, topic_prefix=prefix)))
         env = {**os.environ, "AETHERIUS_KAFKA__BOOTSTRAP": bootstrap, "AETHERIUS_KAFKA__TOPIC_PREFIX": prefix,

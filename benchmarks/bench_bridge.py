@@ -233,7 +233,7 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING)
     print(f"bench_bridge: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; starting Kafka",
           file=sys.stderr)
-    with kafka_bootstrap(progress=lambda m: print(m, file=sys.stderr)) as bootstrap:
+    with kafka_bootstrap(progress=lambda m: print(m, file=sys.stderr), jvm="steady") as bootstrap:
         rows = asyncio.run(bench(bootstrap, args))
     print(f"\nwebhook bridge, {args.duration:g} s per scenario, closed loop with {args.concurrency} connections, "
           f"median of {args.repeat} interleaved run(s), load average at end {os.getloadavg()[0]:.2f}")

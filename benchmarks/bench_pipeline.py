@@ -125,7 +125,7 @@ def main() -> None:
     args = parser.parse_args()
     n = args.alerts
     records = alerts(n)
-    with tempfile.TemporaryDirectory() as tmp, kafka_bootstrap(lambda m: print(m, file=sys.stderr)) as bootstrap:
+    with tempfile.TemporaryDirectory() as tmp, kafka_bootstrap(lambda m: print(m, file=sys.stderr), jvm="steady") as bootstrap:
         noop = run_yardstick(bootstrap, n, records, "noop")
         floor = run_yardstick(bootstrap, n, records, "table_forward")
         signal_rate, task_rate = run_pipeline(bootstrap, n, records, Path(tmp))

@@ -25,6 +25,7 @@ KNOWN_METRICS = {
     "aetherius_kb_search_seconds_bucket", "aetherius_budget_usage_ratio", "aetherius_degradation_level",
     "aetherius_sink_deliveries_total", "aetherius_clickhouse_up", "aetherius_clickhouse_insert_failures_total",
     "aetherius_clickhouse_rows_rejected_total", "aetherius_clickhouse_records_total",
+    "aetherius_security_events_total", "aetherius_security_alerts_total", "aetherius_watch_cluster_failing",
 }
 
 UNIT_TESTS = {
@@ -76,6 +77,36 @@ UNIT_TESTS = {
                  "exp_alerts": [{"exp_labels": {"severity": "warning"},
                                  "exp_annotations": {"summary": "Diagnosis queue is backing up",
                                                      "description": "90 tasks are waiting for a running slot"}}]},
+            ],
+        },
+        {   # A watcher failing for 12 minutes fires; one that recovered after 5 does not.
+            "interval": "1m",
+            "input_series": [
+                {"series": 'aetherius_watch_cluster_failing{cluster="eu",instance="w"}',
+                 "values": "0 1 2 3 4 5 6 7 8 9 10 11 12 13"},
+                {"series": 'aetherius_watch_cluster_failing{cluster="us",instance="w"}',
+                 "values": "0 1 2 3 4 0 0 0 0 0 0 0 0 0"},
+            ],
+            "alert_rule_test": [
+                {"eval_time": "13m", "alertname": "WatchClusterFailing",
+                 "exp_alerts": [{"exp_labels": {"severity": "warning", "cluster": "eu"},
+                                 "exp_annotations": {"summary": "A cluster's event watcher keeps failing",
+                                                     "description": "The watcher for eu has failed 13 times in a "
+                                                                    "row (credentials or API)"}}]},
+            ],
+        },
+        {   # One blocked escalation is enough to page.
+            "interval": "1m",
+            "input_series": [
+                {"series": 'aetherius_security_events_total{kind="privilege_escalation",instance="w"}',
+                 "values": "0 0 1 1 1 1"},
+            ],
+            "alert_rule_test": [
+                {"eval_time": "4m", "alertname": "SecurityEventRaised",
+                 "exp_alerts": [{"exp_labels": {"severity": "critical", "kind": "privilege_escalation"},
+                                 "exp_annotations": {"summary": "A tool request was blocked as a security event",
+                                                     "description": "1 privilege_escalation events in 10 minutes; "
+                                                                    "see the audit log (security.*)"}}]},
             ],
         },
     ],
