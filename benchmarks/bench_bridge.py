@@ -35,6 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 PATH = "/api/v1/webhook/alertmanager"
+TOKEN = "bench-alertmanager-token"
 
 
 # ---------------------------------------------------------------- the load generator (second process)
@@ -70,7 +71,9 @@ async def drive(url: str, mode: str, batch: int, duration: float, concurrency: i
     import aiohttp
 
     payloads = make_payloads(256, batch, uuid.uuid4().hex[:6])
-    headers = {"Content-Type": "application/json", "User-Agent": "Alertmanager/0.25.0"}
+    # Alertmanager's http_config.authorization sends this bearer, as in production (the bridge refuses anonymous posts).
+    headers = {"Content-Type": "application/json", "User-Agent": "Alertmanager/0.25.0",
+               "Authorization": f"Bearer {TOKEN}"}
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     accepted = 0
@@ -162,7 +165,7 @@ async def bench(bootstrap: str, args: argparse.Namespace) -> list[dict[str, Any]
     # Repeats are interleaved (A B A B, not A A B B) so a burst of load from elsewhere hits every config alike.
     for _repeat, (compression, linger) in ((r, c) for r in range(args.repeat) for c in configs):
         prefix = f"bench{uuid.uuid4().hex[:8]}"
-        settings = Settings(kafka={"bootstrap": bootstrap, "topic_prefix": prefix})
+        settings = Settings(kafka={"bootstrap": bootstrap, "topic_prefix": prefix}, webhook={"bearer_token": TOKEN})
         topic = topic_name(prefix, "alerts.raw")
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
         await admin.start()

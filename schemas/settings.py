@@ -35,6 +35,11 @@ class WebhookSettings(BaseModel):
     bearer_token: SecretStr | None = None
     basic_user: str | None = None
     basic_password: SecretStr | None = None
+    # Alertmanager's own rate limit at the bridge. None: not limited - Alertmanager already groups and paces its
+    # notifications, and the per-key API limit (10/s) would turn an alert storm into 429s and late or lost
+    # notifications exactly when they matter. Set it to cap a misbehaving sender.
+    rate_per_second: float | None = Field(default=None, gt=0)
+    burst: int | None = Field(default=None, ge=1)
 
 
 class PipelineSettings(BaseModel):

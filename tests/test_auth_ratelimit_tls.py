@@ -96,6 +96,37 @@ def test_http_429_with_retry_after_per_key() -> None:
     assert audit[2].result == "rejected" and audit[2].reason == "rate limited" and audit[2].details["status"] == 429
 
 
+def test_alertmanager_is_not_held_to_the_api_key_limit_unless_configured() -> None:
+    """An alert storm must not turn into 429s (late or lost notifications): the webhook credential has its own
+    limit, off by default; API keys keep theirs on the same server."""
+    from schemas.settings import WebhookSettings
+
+    security = SecuritySettings(api_keys=[ApiKeyEntry(name="one", role="sre", hash=hash_api_key("key-one"))],
+                                rate_limit=RateLimitSettings(rate_per_second=0.2, burst=2))
+
+    async def sink(event: AuditEvent) -> None:
+        pass
+
+    @require("alerts:ingest")
+    async def webhook(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    async def statuses(hook: WebhookSettings, n: int) -> tuple[list[int], list[int]]:
+        app = web.Application(middlewares=security_middlewares(security, sink, hook))
+        app.router.add_post("/api/v1/webhook/alertmanager", webhook)
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+            am = [(await client.post("/api/v1/webhook/alertmanager", headers={"Authorization": "Bearer am-token"},
+                                     json={})).status for _ in range(n)]
+            keyed = [(await client.post("/api/v1/webhook/alertmanager", headers={"X-API-Key": "key-one"},
+                                        json={})).status for _ in range(3)]
+            return am, keyed
+
+    am, keyed = asyncio.run(statuses(WebhookSettings(bearer_token="am-token"), 50))
+    assert am == [200] * 50 and keyed == [200, 200, 429]
+    am, _ = asyncio.run(statuses(WebhookSettings(bearer_token="am-token", rate_per_second=0.5, burst=5), 7))
+    assert am == [200] * 5 + [429] * 2
+
+
 # ---------------------------------------------------------------- TLS
 
 def self_signed(tmp: Path) -> tuple[Path, Path]:

@@ -26,7 +26,7 @@ from aiohttp import web
 from prometheus_client import Counter
 
 from aetherius.http.rbac import PRINCIPAL, Principal, allowed, handler_permission, primary_role
-from aetherius.http.ratelimit import RateLimiter, ratelimit_middleware
+from aetherius.http.ratelimit import WEBHOOK_PRINCIPAL, RateLimiter, ratelimit_middleware
 from aetherius.metrics import REGISTRY
 from schemas.audit import AuditEvent
 from schemas.security_settings import HUMAN_ROLES, ApiKeyEntry, OIDCSettings, SecuritySettings
@@ -270,7 +270,7 @@ class Authenticator:
             return self._from_basic(value)
         if scheme == "bearer" and value:
             if on_webhook and self._wh_bearer is not None and hmac.compare_digest(value.encode(), self._wh_bearer):
-                return Principal(name="alertmanager", role="alertmanager", method="webhook_bearer")
+                return Principal(name=WEBHOOK_PRINCIPAL, role="alertmanager", method="webhook_bearer")
             if looks_like_jwt(value) and self.oidc is not None:
                 return await self.oidc.verify(value)
             return self._from_api_key(value)
@@ -294,7 +294,7 @@ class Authenticator:
         ok_password = hmac.compare_digest(password, want_password)
         if not (ok_user and ok_password):
             raise AuthFailure("invalid basic credentials")
-        return Principal(name="alertmanager", role="alertmanager", method="webhook_basic")
+        return Principal(name=WEBHOOK_PRINCIPAL, role="alertmanager", method="webhook_basic")
 
 
 # ---------------------------------------------------------------- middleware
@@ -391,7 +391,7 @@ def security_middlewares(security: SecuritySettings, audit_sink: AuditSink, webh
     auth = authenticator or Authenticator(security, webhook)
     out = [auth_middleware(auth, audit_sink)]
     if security.rate_limit.enabled:
-        out.append(ratelimit_middleware(limiter or RateLimiter.from_security(security)))
+        out.append(ratelimit_middleware(limiter or RateLimiter.from_security(security, webhook=webhook)))
     return out
 
 

@@ -16,6 +16,10 @@ from aiohttp import web
 
 from aetherius.http.rbac import PRINCIPAL
 from schemas.security_settings import RateLimitSettings, SecuritySettings
+from schemas.settings import WebhookSettings
+
+WEBHOOK_PRINCIPAL = "alertmanager"  # the name aetherius.http.auth gives the webhook credential
+WEBHOOK_METHODS = ("webhook_bearer", "webhook_basic")
 
 
 @dataclass(frozen=True)
@@ -38,22 +42,32 @@ class RateLimiter:
     `max_tracked_keys` so a flood of distinct principals cannot grow memory without bound."""
 
     def __init__(self, settings: RateLimitSettings, overrides: dict[str, tuple[float, int]] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, exempt: frozenset[str] = frozenset()) -> None:
         self._settings = settings
         self._overrides = overrides or {}
+        self._exempt = exempt
         self._clock = clock
         self._buckets: OrderedDict[str, Bucket] = OrderedDict()
 
     @classmethod
-    def from_security(cls, security: SecuritySettings, clock: Callable[[], float] = time.monotonic) -> "RateLimiter":
+    def from_security(cls, security: SecuritySettings, clock: Callable[[], float] = time.monotonic,
+                      webhook: WebhookSettings | None = None) -> "RateLimiter":
         overrides = {
             f"api_key:{k.name}": (k.rate_per_second or security.rate_limit.rate_per_second,
                                   k.burst or security.rate_limit.burst)
             for k in security.api_keys if k.rate_per_second or k.burst
         }
-        return cls(security.rate_limit, overrides, clock)
+        # Alertmanager (the webhook credential) has its own setting, unlimited unless set: see WebhookSettings.
+        senders = (f"{method}:{WEBHOOK_PRINCIPAL}" for method in WEBHOOK_METHODS)
+        if webhook is not None and webhook.rate_per_second is not None:
+            limit = (webhook.rate_per_second, webhook.burst or max(1, int(webhook.rate_per_second * 2)))
+            overrides.update({key: limit for key in senders})
+            return cls(security.rate_limit, overrides, clock)
+        return cls(security.rate_limit, overrides, clock, exempt=frozenset(senders))
 
     def check(self, key: str) -> tuple[bool, float]:
+        if key in self._exempt:
+            return True, 0.0
         rate, burst = self._overrides.get(key, (self._settings.rate_per_second, self._settings.burst))
         now = self._clock()
         bucket = self._buckets.pop(key, None) or Bucket(float(burst), now)
