@@ -152,11 +152,10 @@ async def topic_total(bootstrap: str, topic: str) -> int:
 
 async def bench(bootstrap: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     from aiohttp import web
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
     from aetherius.localkafka import free_port
     from schemas.settings import Settings
     from schemas.topics import topic_name
+    from streams.admin import ensure_topics
     from streams.producer import Producer
     from streams.webhook import create_app
 
@@ -167,10 +166,7 @@ async def bench(bootstrap: str, args: argparse.Namespace) -> list[dict[str, Any]
         prefix = f"bench{uuid.uuid4().hex[:8]}"
         settings = Settings(kafka={"bootstrap": bootstrap, "topic_prefix": prefix}, webhook={"bearer_token": TOKEN})
         topic = topic_name(prefix, "alerts.raw")
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        await admin.create_topics([NewTopic(topic, num_partitions=settings.kafka.partitions, replication_factor=1)])
-        await admin.close()
+        await ensure_topics(settings.kafka)  # every catalogue topic, as at start-up: each request is also audited
         producer = Producer(bootstrap, compression=None if compression == "none" else compression, linger_ms=linger)
         await producer.start()
         runner = web.AppRunner(create_app(settings, producer, manage_producer=False), access_log=None)
