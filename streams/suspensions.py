@@ -132,11 +132,13 @@ class SuspensionFollower:
                 delay = min(delay * 2, self.max_retry_seconds)
 
     async def _follow(self) -> None:
+        from streams.record_replay import topic_partitions
+
+        parts = await topic_partitions(self.bootstrap, self.topic)  # TopicMissing until a role created it
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
                                     auto_offset_reset="earliest", request_timeout_ms=10_000)
         await consumer.start()
         try:
-            parts = await _partitions(consumer, self.topic)
             consumer.assign(parts)
             await consumer.seek_to_beginning(*parts)
             ends = await consumer.end_offsets(parts)
@@ -152,15 +154,6 @@ class SuspensionFollower:
                 ACTIVE.set(self.book.count_active(utcnow()))
         finally:
             await consumer.stop()
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list:
-    from aiokafka import TopicPartition
-
-    found = await consumer.partitions_for_topic(topic)
-    if not found:
-        raise LookupError(f"topic {topic} does not exist (yet)")
-    return [TopicPartition(topic, p) for p in sorted(found)]
 
 
 async def read_suspensions(bootstrap: str, topic: str, timeout: float) -> SuspensionBook | None:
