@@ -82,6 +82,24 @@ def test_the_name_refused_is_the_name_a_task_carries():
     assert principal_subject(Principal(name="", role="sre", method="oidc")) == "unnamed-oidc"
 
 
+def test_only_people_are_refused_never_the_alertmanager_credential():
+    from aiohttp.test_utils import make_mocked_request
+
+    from aetherius.http.suspensions import active_suspension
+
+    book = SuspensionBook()
+    book.put(Suspension(subject="alertmanager", until=datetime.now(timezone.utc) + timedelta(minutes=5)))
+    app = web.Application()
+    app[SUSPENSIONS] = book
+    request = make_mocked_request("GET", "/api/v1/tasks", app=app)
+    for method in ("api_key", "oidc"):  # a person who happens to carry that name
+        assert active_suspension(request, Principal(name="alertmanager", role="sre", method=method)) is not None
+    for method in ("webhook_bearer", "webhook_basic"):  # alert ingestion goes on
+        assert active_suspension(request, Principal(name="alertmanager", role="alertmanager", method=method)) is None
+    assert active_suspension(make_mocked_request("GET", "/", app=web.Application()),
+                             Principal(name="alertmanager", role="sre", method="api_key")) is None  # no list: no one
+
+
 def test_book_keeps_the_newest_record_per_subject_and_skips_bad_ones():
     book = SuspensionBook()
     book.apply(b"alice", entry().to_bytes())

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 SUSPENSIONS: web.AppKey[SuspensionBook] = web.AppKey("suspensions", SuspensionBook)
 LIST_PATH = "/api/v1/security/suspensions"
+PERSON_METHODS = frozenset({"api_key", "oidc"})  # Principal.method of a person (not the webhook credential)
 LIFT_PATH = "/api/v1/security/suspensions/{subject}"
 
 
@@ -45,9 +46,11 @@ def refusal(entry: Suspension) -> web.Response:
 
 
 def active_suspension(request: web.Request, principal: Principal, now: datetime | None = None) -> Suspension | None:
-    """The suspension in force for this request's principal, if the app follows the list."""
+    """The suspension in force for this request's principal, if the app follows the list. Only people are
+    suspended: the Alertmanager webhook credential is never refused here, even if a person shares its name
+    (that would switch off alert ingestion)."""
     book = request.config_dict.get(SUSPENSIONS)
-    if book is None:
+    if book is None or principal.method not in PERSON_METHODS:
         return None
     return book.active(principal_subject(principal), now or utcnow())
 
