@@ -193,19 +193,21 @@ def requester_suspender(publish: Publish, audit: AuditSink, seconds: int) -> Cal
             if entry is None:
                 return None
             await publish(entry)
-            await audit(event.model_copy(update={
-                "resource": f"user/{entry.subject}", "reason": f"{security_event}: {reason}"[:1000],
-                "details": {"subject": entry.subject, "until": entry.until.isoformat(), "task_id": task.id,
-                            "security_event": security_event, "seconds": seconds}}))
             PUBLISHED.labels("published").inc()
-            log.warning("%s suspended until %s: their task's request was a security event (%s)", entry.subject,
-                        entry.until.isoformat(), security_event, extra={"task_id": task.id,
-                                                                        "cluster_id": task.cluster_id})
-            return entry
         except Exception:  # noqa: BLE001 - see the docstring
             PUBLISHED.labels("failed").inc()
             log.exception("could not suspend the requester of the task", extra={"task_id": task.id})
             return None
+        try:
+            await audit(event.model_copy(update={
+                "resource": f"user/{entry.subject}", "reason": f"{security_event}: {reason}"[:1000],
+                "details": {"subject": entry.subject, "until": entry.until.isoformat(), "task_id": task.id,
+                            "security_event": security_event, "seconds": seconds}}))
+        except Exception as exc:  # noqa: BLE001 - the suspension stands; only its audit line is missing
+            log.error("suspension.start not audited: %s", type(exc).__name__, extra={"task_id": task.id})
+        log.warning("%s suspended until %s: their task's request was a security event (%s)", entry.subject,
+                    entry.until.isoformat(), security_event, extra={"task_id": task.id, "cluster_id": task.cluster_id})
+        return entry
 
     return suspend
 

@@ -160,6 +160,12 @@ def test_the_suspender_publishes_for_persons_audits_and_never_raises():
 
     assert run(requester_suspender(broken, audit, 600)(task_for(person()), "x", "y")) is None  # no exception
 
+    async def broken_audit(_: AuditEvent) -> None:
+        raise ConnectionError("audit topic gone")
+
+    kept = run(requester_suspender(publish, broken_audit, 600)(task_for(person("carol")), "x", "y"))
+    assert kept is not None and published[-1] == kept  # published: a missing audit line does not undo it
+
 
 # ---- the auth layer over real HTTP --------------------------------------------------------------------------
 
