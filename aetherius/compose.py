@@ -198,6 +198,7 @@ def run_sink(settings: Settings) -> int:
     from aetherius.http.health import add_health_routes
     from aetherius.http.openapi import add_openapi_route
     from aetherius.http.server import attach_http_server
+    from aetherius.http.suspensions import follow_suspensions
     from aetherius.logging import setup_logging
     from sinks.clickhouse.api import add_routes
     from sinks.clickhouse.sink import open_analytics, register as register_clickhouse
@@ -219,6 +220,7 @@ def run_sink(settings: Settings) -> int:
 
     web_app = web.Application(middlewares=security_middlewares(settings.security, topics.audit_sink(), settings.webhook),
                               client_max_size=1024 * 1024)
+    follow_suspensions(web_app, settings.kafka.bootstrap, settings.kafka.topic_prefix)
     add_routes(web_app, store, settings)
     add_health_routes(web_app, ready=lambda: app.consumer is not None and bool(app.consumer.assignment()))
     add_openapi_route(web_app)

@@ -96,6 +96,8 @@ class StepLoop:
     llm: LLMEngine | None = None
     budget: BudgetState | None = None
     knowledge_lookup: KnowledgeLookup | None = None
+    # SRS §5.8.5: suspends the person who asked for a task stopped for security (streams.suspensions); never raises.
+    suspend_requester: Callable[[DiagnosticTask, str, str], Awaitable[Any]] | None = None
     sem: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_TOOL_CALLS_IN_FLIGHT))
     llm_sem: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_LLM_CALLS_IN_FLIGHT))
     running: dict[tuple[str, int], asyncio.Task] = field(default_factory=dict)
@@ -208,6 +210,8 @@ class StepLoop:
         SECURITY_STOPS.labels(kind=result.security_event[:64]).inc()
         log.warning("task stopped: step %s was refused as a security event (%s)", number, result.security_event,
                     extra={"task_id": rt.task.id, "cluster_id": rt.task.cluster_id})
+        if self.suspend_requester is not None:
+            await self.suspend_requester(rt.task, result.security_event, result.error)
         self.store(rt)
         await self._conclude(rt, stop)
 
@@ -523,6 +527,11 @@ def register_step_loop(app: faust.App, topics: Topics, settings: Settings, pipe:
     table = app.Table("runtime", default=None, partitions=settings.kafka.partitions)
     loop = StepLoop(topics=topics, table=table, engine=engine, executor=executor, llm=llm, budget=budget,
                     knowledge_lookup=knowledge_lookup, service_role=settings.tasks.service_role)
+    if settings.security.suspensions.seconds > 0:
+        from streams.suspensions import TOPIC, requester_suspender, topic_publisher
+
+        loop.suspend_requester = requester_suspender(topic_publisher(topics[TOPIC].send), topics.audit_sink(),
+                                                     settings.security.suspensions.seconds)
     deadletters = topics["deadletter"]
 
     async def on_record(event: faust.EventT) -> None:

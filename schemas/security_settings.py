@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from schemas.suspension_settings import SuspensionSettings
+
 Role = Literal["sre", "developer", "admin", "auditor", "alertmanager"]
 """The SRS roles (§2.3.1) plus `alertmanager`, the service role of the webhook credential (it may only ingest)."""
 
@@ -111,6 +113,8 @@ class SecuritySettings(BaseModel):
     webhook_paths: list[str] = Field(default_factory=lambda: ["/api/v1/webhook/alertmanager"])
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     tls: TLSSettings = Field(default_factory=TLSSettings)
+    # A person whose diagnosis raised a security event is refused by every API for this long (docs/security.md).
+    suspensions: SuspensionSettings = Field(default_factory=SuspensionSettings)
 
     @field_validator("api_keys")
     @classmethod

@@ -41,6 +41,10 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     TopicSpec("costs", "task_id", retention_ms=30 * DAY_MS, partitions=1, doc="one record per LLM call"),
     TopicSpec("budget", "decision id", retention_ms=365 * DAY_MS, partitions=1,
               doc="budget decisions (80/95/100%), degradation level changes, and ticks for the budget owner"),
+    # Compacted, one partition: the newest record per person is the suspension list every API process
+    # reads from the beginning at start and then follows (streams/suspensions.py).
+    TopicSpec("security.suspensions", "subject", cleanup_policy="compact", retention_ms=365 * DAY_MS, partitions=1,
+              doc="people refused by every API after a security event in their diagnosis (SRS §5.8.5)"),
     TopicSpec("audit", "event id", retention_ms=30 * DAY_MS, doc="who did what; also lands in ClickHouse"),
     TopicSpec("deadletter", "source key", retention_ms=30 * DAY_MS, doc="records that could not be processed, with why"),
 )

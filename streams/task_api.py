@@ -33,6 +33,7 @@ from schemas.security_settings import TLSSettings
 from schemas.settings import Settings
 from schemas.signal import Priority
 from schemas.task import DiagnosticTask, SchedulerCommand, TaskCommand, TaskStatus
+from streams.app import Topics
 from streams.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -352,4 +353,14 @@ def create_worker_web_app(app: faust.App, pipe: Pipeline, settings: Settings) ->
     web_app.router.add_post("/api/v1/tasks/{task_id}/cancel", require("tasks:cancel")(api.cancel))
     add_health_routes(web_app, api.ready)
     add_openapi_route(web_app)
+    _serve_suspensions(web_app, pipe.topics, settings)
     return web_app
+
+
+def _serve_suspensions(web_app: web.Application, topics: Topics, settings: Settings) -> None:
+    """SRS §5.8.5: refuse suspended people on this API, and let admins list and lift suspensions here."""
+    from aetherius.http.suspensions import add_suspension_routes, follow_suspensions
+    from streams.suspensions import TOPIC, topic_publisher
+
+    follow_suspensions(web_app, settings.kafka.bootstrap, settings.kafka.topic_prefix)
+    add_suspension_routes(web_app, topic_publisher(topics[TOPIC].send, ack_timeout=10.0), topics.audit_sink())

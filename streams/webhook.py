@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from aetherius.http.auth import security_middlewares
 from aetherius.http.rbac import PRINCIPAL, Principal, require
+from aetherius.http.suspensions import follow_suspensions, principal_subject
 from aetherius.http.health import add_health_routes
 from aetherius.metrics import REGISTRY
 from schemas.alertmanager import Alert, AlertmanagerPayload, RawAlert
@@ -160,8 +161,7 @@ def requester_of(principal: Principal, via: Literal["api", "cli"] = "api") -> Re
     """Who asked, as the record carries it: the principal's name and the role its request was authorised and
     audited with (for a multi-role credential the most privileged one, `rbac.primary_role`). The name is cut to
     the 200 characters an audit actor keeps; an IdP that sent an empty name claim still gets a request through."""
-    return Requester(subject=principal.name[:200] or f"unnamed-{principal.method}", role=principal.role,  # type: ignore[arg-type]
-                     via=via)
+    return Requester(subject=principal_subject(principal), role=principal.role, via=via)  # type: ignore[arg-type]
 
 
 def manual_raw_alert(req: ManualRequest, now: datetime, requester: Requester) -> RawAlert:
@@ -291,6 +291,7 @@ def create_app(settings: Settings, producer: Producer, *, ack_timeout: float = 5
     app = web.Application(middlewares=[_timing, *security_middlewares(settings.security, audit, settings.webhook)],
                           client_max_size=settings.webhook.max_body_bytes)
     app[BRIDGE] = bridge
+    follow_suspensions(app, settings.kafka.bootstrap, settings.kafka.topic_prefix)  # SRS §5.8.5: refuse them here too
     app.router.add_post(WEBHOOK_PATH, require("alerts:ingest")(bridge.alertmanager))
     app.router.add_post(TASKS_PATH, require("tasks:create")(bridge.manual))
     add_health_routes(app, lambda: producer.ready, lambda: {"kafka": producer.ready})

@@ -167,7 +167,8 @@ def test_openapi_document_of_the_worker(cluster):
     assert status == 200
     validate(doc)
     assert set(doc["paths"]) == {"/api/v1/tasks", "/api/v1/tasks/{task_id}", "/api/v1/tasks/{task_id}/cancel",
-                                 "/health/live", "/health/ready", "/metrics", "/api/v1/openapi.json"}
+                                 "/health/live", "/health/ready", "/metrics", "/api/v1/openapi.json",
+                                 "/api/v1/security/suspensions", "/api/v1/security/suspensions/{subject}"}
     assert doc["paths"]["/api/v1/tasks/{task_id}/cancel"]["post"]["x-aetherius-permission"] == "tasks:cancel"
 
 

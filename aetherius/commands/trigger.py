@@ -53,6 +53,23 @@ async def authenticate(credential: str, security):  # noqa: ANN001, ANN201 - Sec
     return principal
 
 
+async def suspension_of(principal, settings):  # noqa: ANN001, ANN201 - Principal, Settings -> Suspension | None
+    """The suspension in force for this principal (SRS §5.8.5), as every API would refuse it. The list is read
+    once from its topic; if Kafka does not answer in time we go on (the produce that follows needs Kafka anyway),
+    as the API processes do (docs/security.md)."""
+    from aetherius.http.suspensions import principal_subject
+    from schemas.base import utcnow
+    from schemas.topics import topic_name
+    from streams.suspensions import TOPIC, read_suspensions
+
+    book = await read_suspensions(settings.kafka.bootstrap, topic_name(settings.kafka.topic_prefix, TOPIC),
+                                  settings.security.suspensions.cli_read_timeout_seconds)
+    if book is None:
+        print("warning: the suspension list could not be read; going on", file=sys.stderr)
+        return None
+    return book.active(principal_subject(principal), utcnow())
+
+
 def run(args: argparse.Namespace) -> int:
     import asyncio
     import json
@@ -86,6 +103,18 @@ def run(args: argparse.Namespace) -> int:
         producer = Producer(settings.kafka.bootstrap, client_id="aetherius-trigger")
         try:
             await asyncio.wait_for(producer.start(), args.timeout)
+            suspended = await suspension_of(principal, settings)
+            if suspended is not None:
+                why = (f"{principal.name} is suspended until {suspended.until.isoformat()} after a security event "
+                       f"({suspended.security_event or 'unspecified'}) in task {suspended.task_id or '-'}")
+                refused = audit.model_copy(update={"result": "rejected", "reason": why})
+                try:  # the refusal is audited like the API's 403
+                    await producer.send_all_and_wait([OutRecord(topic=topic_name(settings.kafka.topic_prefix, "audit"),
+                                                                key=refused.id.encode(), value=refused.to_bytes())],
+                                                     timeout=args.timeout)
+                except Exception as exc:  # noqa: BLE001
+                    print(f"warning: audit event not published: {type(exc).__name__}: {exc}", file=sys.stderr)
+                raise CliError(why)
             await producer.send_all_and_wait([record_for(raw, topic, producer.max_request_size - 512, "request")],
                                              timeout=args.timeout)
             try:  # like the API's audit: best effort after the fact, never a reason to fail the request
@@ -99,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(send())
+    except CliError:
+        raise
     except Rejection as rej:
         raise CliError(rej.error) from None
     except (ProduceError, OSError, TimeoutError) as exc:

@@ -27,6 +27,7 @@ from prometheus_client import Counter
 
 from aetherius.http.rbac import PRINCIPAL, Principal, allowed, handler_permission, primary_role
 from aetherius.http.ratelimit import WEBHOOK_PRINCIPAL, RateLimiter, ratelimit_middleware
+from aetherius.http.suspensions import active_suspension, refusal as suspension_refusal
 from aetherius.metrics import REGISTRY
 from schemas.audit import AuditEvent
 from schemas.security_settings import HUMAN_ROLES, ApiKeyEntry, OIDCSettings, SecuritySettings
@@ -41,6 +42,10 @@ AUTH_FAILURES = Counter("aetherius_http_auth_failures_total", "Requests refused 
 AUDIT_SINK_FAILURES = Counter("aetherius_audit_sink_failures_total",
                               "Audit events the sink failed to accept (the request itself still completed)",
                               registry=REGISTRY)
+
+SUSPENDED_REFUSALS = Counter("aetherius_http_suspended_refusals_total",
+                             "Requests refused because their principal is suspended after a security event",
+                             registry=REGISTRY)
 
 REALM = "aetherius"
 
@@ -343,6 +348,11 @@ def auth_middleware(authenticator: Authenticator, audit_sink: AuditSink,
                 status, reason = failure.status, failure.reason
                 return _failure_response(failure, authenticator.challenges(request.path))
             request[PRINCIPAL] = principal
+            suspension = active_suspension(request, principal)
+            if suspension is not None:  # SRS §5.8.5: after a security event in a task this person asked for
+                status, reason = 403, f"suspended until {suspension.until.isoformat()}"
+                SUSPENDED_REFUSALS.inc()
+                return suspension_refusal(suspension)
             if permission is None and request.match_info.http_exception is None:
                 status, reason = 403, "route declares no permission (deny by default)"
                 return web.json_response({"error": "forbidden", "reason": reason}, status=403)

@@ -112,7 +112,8 @@ _TASK_ID = Param("task_id", "path", description="the task's id (UUID4)")
 _ENTRY_ID = Param("id", "path", description="knowledge entry id")
 _HEALTH = {200: Body("status", schema=_obj(status=_STR))}
 _PROBE_READY = {200: Body("ready", schema=_obj(status=_STR)), 503: Body("not ready yet", schema=_obj(status=_STR))}
-_DENIED = {401: _error("missing or invalid credential"), 403: _error("the caller's role lacks the permission"),
+_DENIED = {401: _error("missing or invalid credential"), 403: _error("the caller's role lacks the permission, or the caller is suspended after a "
+                                   "security event (`error: suspended`, `until`)"),
            429: _error("rate limit of this credential exceeded (see Retry-After)")}
 _JSON_OBJECT = {"type": "object", "additionalProperties": True}
 
@@ -145,6 +146,22 @@ CATALOGUE: tuple[Route, ...] = (
           responses={202: Body("cancellation requested", model="streams.task_api:CancelAccepted"),
                      404: _error("no such task"), 409: _error("the task already ended"),
                      502: _error("the owning worker did not answer"), 503: _error("worker still recovering")}),
+    Route("GET", "/api/v1/security/suspensions", "worker",
+          "People suspended after a security event in a diagnosis they asked for (SRS §5.8.5)",
+          permission="suspensions:read",
+          description="Every record of the suspension topic as this worker knows it, newest first; `active` says "
+                      "whether it is in force now, `synced` whether the whole topic has been read.",
+          responses={200: Body("the list", schema=_obj(
+              suspensions={"type": "array", "items": _JSON_OBJECT},
+              synced={"type": "boolean"}))}),
+    Route("DELETE", "/api/v1/security/suspensions/{subject}", "worker", "Lift a suspension early",
+          permission="suspensions:admin",
+          params=(Param("subject", "path", description="the API key name or OIDC subject"),),
+          description="Every API process (worker, sink, bridge) lets the subject in again once it has read the "
+                      "lift from the suspension topic (about a second).",
+          responses={200: Body("the lifted suspension", model="schemas.suspension:Suspension"),
+                     404: _error("the subject is not suspended"),
+                     503: _error("Kafka did not acknowledge the lift; retry")}),
     # ---- webhook bridge
     Route("POST", "/api/v1/webhook/alertmanager", "webhook", "Alertmanager webhook (version 4)",
           permission="alerts:ingest", auth="webhook",

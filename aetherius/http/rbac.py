@@ -30,6 +30,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "costs:read": frozenset({"sre", "admin", "auditor"}),
     "history:read": frozenset({"sre", "developer", "admin", "auditor"}),
     "audit:read": frozenset({"auditor"}),
+    # SRS §5.8.5 suspensions: auditors see who was suspended and why; only admins lift one early.
+    "suspensions:read": frozenset({"admin", "auditor"}),
+    "suspensions:admin": frozenset({"admin"}),
 }
 
 PERMISSION_ATTR = "__aetherius_permission__"
