@@ -59,7 +59,7 @@ def test_migrations_create_every_table_and_are_idempotent(store) -> None:
     tables = {r["name"] for r in store.query("SELECT name FROM system.tables WHERE database = currentDatabase()")}
     assert set(rows.COLUMNS) | {"schema_migrations"} <= tables
     assert migrations.migrate(store) == []  # second start-up: nothing to do
-    assert [r["version"] for r in store.query("SELECT version FROM schema_migrations FINAL")] == [1]
+    assert sorted(r["version"] for r in store.query("SELECT version FROM schema_migrations FINAL")) == [1, 2]
 
 
 def test_row_columns_match_the_ddl(store) -> None:
@@ -157,6 +157,21 @@ def test_a_bare_status_change_takes_the_tasks_details_from_the_store(store) -> N
     assert [r["status"] for r in got] == ["pending", "failed"]
     assert got[1]["cluster_id"] == "prod-eu" and got[1]["namespace"] == "payments" and got[1]["priority"] == "P3"
     assert got[1]["status_reason"].startswith("shed") and got[1]["created_at"] == got[0]["created_at"]
+
+
+def test_who_asked_for_a_manual_task_is_on_its_history_rows(store) -> None:
+    from schemas.requester import Requester
+
+    sink = _sink(store)
+    manual = DiagnosticTask(id="m1", cluster_id="prod-eu", priority="P2", created_at=NOW,
+                            requested_by=Requester(subject="alice", role="developer", via="api"))
+    auto = DiagnosticTask(id="a1", cluster_id="prod-eu", priority="P2", created_at=NOW)
+    _feed(sink, {"task.state": [manual.to_bytes(), auto.to_bytes()]})
+    done = TaskStatusChange(task_id="m1", status=TaskStatus.CANCELLED, at=NOW + timedelta(seconds=1))
+    _feed(sink, {"task.state": [done.to_bytes()]})
+    got = store.query("SELECT task_id, status, requested_by, requester_role FROM tasks FINAL ORDER BY task_id, event_time")
+    assert [(r["task_id"], r["status"], r["requested_by"], r["requester_role"]) for r in got] == [
+        ("a1", "pending", "", ""), ("m1", "pending", "alice", "developer"), ("m1", "cancelled", "alice", "developer")]
 
 
 def test_a_status_change_in_the_same_batch_as_its_snapshot(store) -> None:

@@ -28,7 +28,8 @@ Rows = dict[str, list[dict[str, Any]]]
 COLUMNS: dict[str, tuple[str, ...]] = {
     "tasks": ("task_id", "status", "event_time", "created_at", "started_at", "completed_at", "duration_seconds",
               "alert_id", "cluster_id", "namespace", "resource_kind", "resource_name", "priority", "alertname",
-              "severity", "incident_id", "status_reason", "max_steps", "timeout_seconds", "budget_usd"),
+              "severity", "incident_id", "status_reason", "max_steps", "timeout_seconds", "budget_usd",
+              "requested_by", "requester_role"),
     "steps": ("task_id", "step_number", "kind", "step_type", "tool_id", "status", "started_at", "completed_at",
               "duration_ms", "exit_code", "truncated", "model", "prompt_tokens", "completion_tokens", "cost_usd",
               "emitted_at"),
@@ -89,6 +90,8 @@ def task_row(task: DiagnosticTask) -> dict[str, Any]:
         "severity": task.context.severity, "incident_id": task.context.incident_id or "",
         "status_reason": _text(task.status_reason), "max_steps": min(task.limits.max_steps, 255),
         "timeout_seconds": float(task.limits.timeout_seconds), "budget_usd": float(task.limits.budget_usd),
+        "requested_by": task.requested_by.subject if task.requested_by else "",
+        "requester_role": task.requested_by.role if task.requested_by else "",
     }
 
 
@@ -103,6 +106,7 @@ def status_change_row(change: TaskStatusChange, base: dict[str, Any] | None) -> 
         "task_id": change.task_id, "created_at": at, "started_at": None, "alert_id": "", "cluster_id": "",
         "namespace": "", "resource_kind": "", "resource_name": "", "priority": "", "alertname": "", "severity": "",
         "incident_id": "", "max_steps": 0, "timeout_seconds": 0.0, "budget_usd": 0.0,
+        "requested_by": "", "requester_role": "",
     }
     terminal = change.status.terminal
     started = utc(row.get("started_at"))  # rows read back from the store carry naive UTC datetimes
