@@ -47,7 +47,7 @@ from agents.llm.conversation import Conversation
 from agents.llm.engine import LLMEngine
 from agents.runtime import Next, StepRecord, TaskRuntime, ToolCaller, TurnOutcome
 from agents.strategy import Strategy, StrategyDecision, alert_complexity, choose_strategy, decide_for_task
-from agents.termination import CONFIDENCE_THRESHOLD, Termination, TerminationReason
+from agents.termination import CONFIDENCE_THRESHOLD, Termination, TerminationReason, stops_task
 from agents.tools.types import ToolCall, ToolExecutor, ToolResult
 from aetherius.metrics import REGISTRY
 from schemas.knowledge import KnowledgeEntry
@@ -180,7 +180,7 @@ class StepLoop:
         if old is None or old.finished:
             return
         now = time.time()
-        if event.step.output is not None and event.step.output.security_event and not _is_turn(event.step):
+        if event.step.output is not None and stops_task(event.step.output.security_event) and not _is_turn(event.step):
             await self.on_security_violation(old, event.step_number, _tool_result(event.step), now)
             return
         if old.phase == "llm":

@@ -67,6 +67,17 @@ class Termination(BaseModel):
     note: str = ""
 
 
+# What a refused request must have tried for its task to be stopped (and a person behind it suspended): an
+# escalation, a write, an injection. A role refusal (`unauthorized_access`) is not among them: the step loop's
+# own planner chose that tool for the requester, nobody attempted anything, so it is an ordinary failed step
+# (still audited by the gateway) and the diagnosis goes on with the tools the role allows.
+STOPPING_SECURITY_EVENTS = frozenset({"privilege_escalation", "destructive_operation", "injection_attempt"})
+
+
+def stops_task(kind: str | None) -> bool:
+    return bool(kind) and kind in STOPPING_SECURITY_EVENTS
+
+
 def security_stop(kind: str, detail: str = "") -> Termination:
     """The stop for a task whose tool request was refused as security event `kind` (e.g.
     privilege_escalation); `detail` is the gateway's (already redacted) reason."""

@@ -73,6 +73,10 @@ def test_tool_calls_run_and_are_audited_as_whoever_asked(kafka_bootstrap, topic_
     by_cluster = {json.loads(v)["cluster_id"]: json.loads(v) for _, v in reports}
     assert "nil pointer" in json.dumps(by_cluster["c-sre"])  # the SRE's diagnosis read the crashed log
     assert "nil pointer" not in json.dumps(by_cluster["c-dev"])
+    # A role refusal is the planner's choice, not anyone's attempt: the diagnosis goes on with what the role may
+    # read (no security stop, so no suspension of the developer).
+    assert by_cluster["c-dev"]["termination_reason"] != "security_violation"
+    assert not any(e["action"] == "suspension.start" for e in events)
 
 
 async def _ask(bootstrap: str, prefix: str, targets: dict[str, dict[str, str]]) -> None:

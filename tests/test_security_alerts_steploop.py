@@ -175,3 +175,10 @@ def test_injected_requests_stop_their_tasks_and_reach_the_soc(kafka_bootstrap, t
             ("privilege_escalation", True, "name"), a
         # Alert-triggered: no person asked, so the calls ran as the service (tasks.service_role), named by source.
         assert a["cluster_id"] == "c0" and a["who"]["actor"] == "service:alertmanager" and a["who"]["role"] == "sre"
+
+
+def test_only_attempts_stop_a_task_a_role_refusal_does_not() -> None:
+    from agents.termination import stops_task
+
+    assert all(stops_task(k) for k in ("privilege_escalation", "destructive_operation", "injection_attempt"))
+    assert not stops_task("unauthorized_access") and not stops_task("") and not stops_task(None)
