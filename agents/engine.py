@@ -48,15 +48,15 @@ def target_for_task(task: DiagnosticTask) -> Target:
     return target_from_alert(Alert(labels=labels))
 
 
-def build_llm_engine(settings, registry=None, role: str = "sre"):
+def build_llm_engine(settings, registry=None):
     """The LLM engine for the step loop and the CLI, or None when no LLM is configured.
 
-    With the gateway's registry, the model is offered exactly the tools the gateway would run for
-    `role`; without it, the built-in tool contract."""
+    With the gateway's registry, each conversation is offered exactly the tools the gateway would run for the
+    role its task's calls run as (`Conversation.role`); without it, the built-in tool contract."""
     from agents.llm.engine import LLMEngine
     from agents.llm.tools import specs_from_registry
 
     if not settings.llm.configured:
         return None
-    tools = specs_from_registry(registry.tools, role=role) if registry is not None else None
+    tools = specs_from_registry(registry.tools) if registry is not None else None
     return LLMEngine(settings.llm, tools=tools)

@@ -262,7 +262,8 @@ class StepLoop:
         findings = self._analyze(rt)
         if self.llm is not None and rt_logic.continues_with_llm(rt, findings, stop) and not self._ai_disabled():
             model = self.model_for(rt.task, findings)
-            conv = self.llm.start(rt.task, model=model, findings=findings, knowledge=rt.knowledge or None)
+            conv = self.llm.start(rt.task, model=model, findings=findings, knowledge=rt.knowledge or None,
+                                  role=rt_logic.tool_caller(rt.task, self.service_role).role)
             conv = conv.model_copy(update={"started_at": datetime.fromtimestamp(rt.started_at, timezone.utc)})
             task = rt.task.model_copy(update={"metadata": {**rt.task.metadata, "model": model}})
             rt, nxt = rt_logic.start_llm(rt.model_copy(update={"task": task}), conv, findings, model, time.time())

@@ -280,3 +280,23 @@ def test_an_alert_task_runs_with_the_service_role(cluster) -> None:
     assert {e.result for e in tool_calls(events, RESTRICTED_TOOL)} == {"rejected"}
     _, events = asyncio.run(run_task(cluster, cluster_task(cluster, None, source="alertmanager")))  # default: sre
     assert {(e.actor, e.role, e.result) for e in tool_calls(events, RESTRICTED_TOOL)} == {("service:alertmanager", "sre", "allowed")}
+
+
+def test_the_model_is_offered_only_the_tools_the_tasks_role_may_call(tmp_path: Path) -> None:
+    """A developer's diagnosis is not offered a tool kept for SREs (the gateway would refuse it: a wasted step);
+    the engine is built once, the offer is per conversation."""
+    from agents.engine import build_llm_engine
+
+    settings = Settings(llm={"base_url": "http://127.0.0.1:9/v1", "api_key": "x"})
+    engine = build_llm_engine(settings, load_registry(restricted_registry(tmp_path / "registry.yaml")))
+    assert engine is not None
+
+    def offered(role: str | None) -> set[str]:
+        return {d["function"]["name"] for d in engine.tool_definitions(role)}
+
+    assert RESTRICTED_TOOL in offered("sre") and RESTRICTED_TOOL in offered(None)
+    assert RESTRICTED_TOOL not in offered("developer") and offered("developer") == offered("sre") - {RESTRICTED_TOOL}
+    task = DiagnosticTask(id="t1", cluster_id="eu-1", priority=Priority.P2,
+                          requested_by=Requester(subject="dev", role="developer", via="api"))
+    conv = engine.start(task, role=tool_caller(task, "sre").role)
+    assert conv.role == "developer"

@@ -58,6 +58,9 @@ class Conversation(Record):
     task: DiagnosticTask
     model: str
     messages: list[dict[str, Any]]
+    # The role the task's tool calls run as (agents.runtime.tool_caller): the model is offered only the tools
+    # that role may call, so it does not spend steps on tools the gateway would refuse. None: every tool.
+    role: str | None = None
     phase: Phase = Phase.LLM
     tools_enabled: bool = True  # False once asked to conclude (step limit)
     concluding: str = ""  # the termination reason that asked for a final answer

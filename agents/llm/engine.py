@@ -106,14 +106,20 @@ class LLMEngine:
         self.options = options or EngineOptions()
         self.client = client or make_client(settings, max_retries=self.options.max_retries)
         self.tools = builtin_specs() if tools is None else tools
-        self._tool_defs = function_definitions(self.tools)
+        self._defs_by_role: dict[str | None, list[dict[str, Any]]] = {}
         self.clock = clock
+
+    def tool_definitions(self, role: str | None) -> list[dict[str, Any]]:
+        """What the model is offered for a task running as `role` (cached: a handful of roles exist)."""
+        if role not in self._defs_by_role:
+            self._defs_by_role[role] = function_definitions(s for s in self.tools if s.offered_to(role))
+        return self._defs_by_role[role]
 
     # ----------------------------------------------------------------------------- single steps
 
     def start(self, task: DiagnosticTask, *, model: str | None = None, findings: RuleFindings = None,
-              knowledge: Knowledge = None) -> Conversation:
-        return Conversation(task=task, model=model or self.settings.cheap_model,
+              knowledge: Knowledge = None, role: str | None = None) -> Conversation:
+        return Conversation(task=task, model=model or self.settings.cheap_model, role=role,
                             messages=initial_messages(task, findings=findings, knowledge=knowledge),
                             started_at=self.clock())
 
@@ -140,8 +146,9 @@ class LLMEngine:
         number, ordinal, started = conv.next_step, conv.llm_calls + 1, self.clock()
         base = conv.model_copy(update={"next_step": number + 1, "llm_calls": ordinal})
         kwargs: dict[str, Any] = {"model": conv.model, "messages": conv.messages, "timeout": self._call_timeout(conv)}
-        if conv.tools_enabled and self._tool_defs:
-            kwargs["tools"] = self._tool_defs
+        defs = self.tool_definitions(conv.role) if conv.tools_enabled else []
+        if defs:
+            kwargs["tools"] = defs
         if self.options.temperature is not None:
             kwargs["temperature"] = self.options.temperature
         try:
@@ -266,7 +273,7 @@ class LLMEngine:
     async def diagnose(self, task: DiagnosticTask, executor: ToolExecutor, *, fallback: Fallback,
                        model: str | None = None, findings: RuleFindings = None, knowledge: Knowledge = None,
                        stop_requested: StopFlag | None = None, role: str = "sre") -> Diagnosis:
-        conv = self.start(task, model=model, findings=findings, knowledge=knowledge)
+        conv = self.start(task, model=model, findings=findings, knowledge=knowledge, role=role)
         costs: list[CostRecord] = []
         while True:
             term = self.termination(conv, manual_stop=await _flag(stop_requested))

@@ -54,6 +54,10 @@ class ToolSpec(BaseModel):
     id: str
     description: str
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    allowed_roles: tuple[str, ...] | None = None  # None: any role (the built-in contract has no roles)
+
+    def offered_to(self, role: str | None) -> bool:
+        return role is None or self.allowed_roles is None or role in self.allowed_roles
 
 
 def spec_from_function(tool_id: str, fn: ToolFn, description: str = "") -> ToolSpec:
@@ -104,7 +108,7 @@ def specs_from_registry(entries: Iterable[Any], *, role: str | None = None,
         if not isinstance(schema, Mapping):
             raise ValueError(f"registry entry {get('id')!r} has no JSON schema for its parameters")
         specs.append(ToolSpec(id=str(get("id")), description=str(get("description") or get("name") or ""),
-                              parameters=dict(schema)))
+                              parameters=dict(schema), allowed_roles=tuple(roles) if roles is not None else None))
     return specs
 
 
