@@ -45,10 +45,32 @@ def aetherius_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def role_port(name: str) -> int | None:
-    """The port each role listens on, from the same Settings file the containers get (None: no HTTP)."""
+    """The port each role listens on, from the same Settings file (and, for watch, env) the containers get."""
     settings = yaml.safe_load((ROOT / "deploy" / "compose" / "aetherius.yaml").read_text())
+    watch_env = yaml.safe_load(COMPOSE.read_text())["services"]["watch"]["environment"]
     return {"webhook": settings["webhook"]["port"], "worker": settings["worker"]["port"],
-            "sink": settings["analytics"]["api_port"], "gateway": 8765}.get(name)
+            "watch": int(watch_env["AETHERIUS_WATCH__PORT"]), "sink": settings["analytics"]["api_port"],
+            "gateway": 8765}.get(name)
+
+
+def service_settings(compose: dict[str, Any], name: str, monkeypatch: pytest.MonkeyPatch,
+                     **extra_env: str) -> Any:
+    """The Settings a service's process builds from its mounted config and its environment. A variable declared
+    without a value is Compose's pass-through: unset in the container unless the shell sets it (`extra_env`)."""
+    from schemas.settings import Settings
+
+    service = aetherius_services(compose)[name]
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in service["volumes"]}
+    env = {k: str(v) for k, v in service["environment"].items() if v is not None}
+    env.update({k: v for k, v in extra_env.items() if k in service["environment"]})
+    with monkeypatch.context() as m:
+        for var in list(os.environ):
+            if var.startswith(("AETHERIUS_", "OPENAI_")):
+                m.delenv(var)
+        for var, value in env.items():
+            m.setenv(var, value)
+        m.setenv("AETHERIUS_CONFIG", str(ROOT / mounts[env["AETHERIUS_CONFIG"]]))
+        return Settings()
 
 
 def test_every_aetherius_role_is_a_service_of_the_one_image(compose: dict[str, Any]) -> None:
@@ -109,8 +131,9 @@ def test_healthchecks_probe_the_port_each_role_listens_on(compose: dict[str, Any
     for name, service in aetherius_services(compose).items():
         port = role_port(name)
         check = " ".join(service["healthcheck"]["test"])
-        if name in ("webhook", "worker", "sink"):
+        if name in ("webhook", "worker", "watch", "sink"):
             assert f"http://127.0.0.1:{port}/health/ready" in check, name
+            assert service["environment"]["AETHERIUS_HEALTH_URL"] == f"http://127.0.0.1:{port}/health/ready", name
         elif port is not None:
             assert f"'127.0.0.1', {port}" in check, name
         if port is not None:
@@ -119,20 +142,8 @@ def test_healthchecks_probe_the_port_each_role_listens_on(compose: dict[str, Any
 
 def test_each_service_config_and_env_load_into_settings(compose: dict[str, Any],
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from schemas.settings import Settings
-
-    for name, service in aetherius_services(compose).items():
-        mounts = {v.split(":")[1]: v.split(":")[0] for v in service["volumes"]}
-        env = {k: str(v) for k, v in service["environment"].items()}
-        config = mounts[env["AETHERIUS_CONFIG"]]
-        with monkeypatch.context() as m:
-            for var in list(os.environ):
-                if var.startswith(("AETHERIUS_", "OPENAI_")):
-                    m.delenv(var)
-            for var, value in env.items():
-                m.setenv(var, value)
-            m.setenv("AETHERIUS_CONFIG", str(ROOT / config))
-            settings = Settings()
+    for name in aetherius_services(compose):
+        settings = service_settings(compose, name, monkeypatch)
         assert settings.kafka.bootstrap == "kafka:19092", name
         assert settings.analytics.clickhouse_url.startswith("clickhouse://aetherius:"), name
         assert settings.knowledge.engine == "server" and settings.knowledge.url == "http://qdrant:6333"
@@ -141,8 +152,48 @@ def test_each_service_config_and_env_load_into_settings(compose: dict[str, Any],
         assert settings.webhook.host == settings.worker.host == settings.analytics.api_host == "0.0.0.0"
         if name == "webhook":
             assert settings.webhook.bearer_token.get_secret_value() == compose["configs"]["webhook_token"]["content"]
+        if name == "watch":  # serves /health and /metrics off loopback, on the port it publishes
+            assert settings.watch.host == "0.0.0.0" and settings.watch.port == role_port("watch")
+        assert settings.clusters_file is None, f"{name}: no registry unless AETHERIUS_CLUSTERS_FILE is set"
     kafka_env = compose["services"]["kafka"]["environment"]
     assert "PLAINTEXT://kafka:19092" in kafka_env["KAFKA_ADVERTISED_LISTENERS"]
+
+
+REGISTRY_HINT = re.compile(r"AETHERIUS_CLUSTERS_FILE=(/\S+)")
+
+
+def test_watch_needs_no_cluster_flag_and_watches_the_registry_when_one_is_given(
+        compose: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`aetherius watch` without --cluster watches AETHERIUS_CLUSTERS (the kubeconfig, as the old flags did) and,
+    with the registry the header describes, every enabled registry cluster too - through the real loader and the
+    watcher's own target selection. The registry path lies in a directory both readers bind-mount (a directory,
+    so host edits reach the containers and are hot-reloaded)."""
+    from agents.clusters.registry import ClusterRegistry
+    from streams.watch_fleet import desired_targets
+
+    watch = aetherius_services(compose)["watch"]
+    assert watch["command"] == ["watch"]
+    assert not build_parser().parse_args(watch["command"]).clusters
+    settings = service_settings(compose, "watch", monkeypatch)
+    targets, _ = desired_targets([], settings.clusters, None, settings.vault is not None)
+    assert {cid: str(t.kubeconfig) for cid, t in targets.items()} == {"local": "/etc/aetherius/kube/config"}
+
+    (in_container,) = set(REGISTRY_HINT.findall(COMPOSE.read_text()))
+    for name in ("worker", "watch"):
+        service = aetherius_services(compose)[name]
+        assert "AETHERIUS_CLUSTERS_FILE" in service["environment"], name
+        assert service["environment"]["AETHERIUS_CLUSTERS_FILE"] is None, f"{name}: must pass through, not default"
+        (source,) = [v.split(":")[0] for v in service["volumes"]
+                     if Path(in_container).parent == Path(v.split(":")[1])]
+        assert (ROOT / source).is_dir(), f"{name}: the registry's directory is not a mounted directory"
+    registry_file = tmp_path / Path(in_container).name
+    registry_file.write_text("clusters:\n  - {id: prod-eu, name: Prod EU, vault_path: kubernetes/prod-eu}\n"
+                             "  - {id: old, name: Old, vault_path: kubernetes/old, enabled: false}\n")
+    settings = service_settings(compose, "watch", monkeypatch, AETHERIUS_CLUSTERS_FILE=in_container)
+    assert str(settings.clusters_file) == in_container
+    registry = ClusterRegistry.load(registry_file)  # the container path, on this machine
+    targets, _ = desired_targets([], settings.clusters, registry.clusters, settings.vault is not None)
+    assert set(targets) == {"local", "prod-eu"} and targets["prod-eu"].vault is not None
 
 
 def test_prometheus_scrapes_every_role_with_metrics_and_loads_our_rules(compose: dict[str, Any]) -> None:

@@ -2,8 +2,11 @@
 Kubernetes objects: every manifest round-trips through the Kubernetes API models (a misspelt or misplaced field
 is dropped by the model and shows up as a difference), the ClusterRole is read-only and nothing more, every
 Deployment is probed, limited and locked down, and the rendered Settings file is one our own Settings accepts.
+The cluster registry is followed into the pods: the files each pod would see are laid out from its volumes and
+mounts, and the registry is loaded from the path its Settings name with the real ClusterRegistry loader.
 
-Renders the default values and deploy/helm/aetherius/ci/all-values.yaml (every optional part switched on).
+Renders the default values and deploy/helm/aetherius/ci/all-values.yaml (every optional part switched on,
+the cluster registry included).
 Skipped, with the install command, when helm is not installed.
 """
 
@@ -51,7 +54,8 @@ ALLOWED_RESOURCES = {
     ("metrics.k8s.io", "pods"), ("metrics.k8s.io", "nodes"),
 }
 READ_VERBS = {"get", "list", "watch"}
-HTTP_ROLES = {"webhook", "worker", "sink"}  # the roles that serve /health/live, /health/ready and /metrics
+HTTP_ROLES = {"webhook", "worker", "watch", "sink"}  # the roles that serve /health/live, /health/ready and /metrics
+ROLE_PORTS = {"webhook": 8080, "worker": 6066, "watch": 8082, "sink": 8081, "gateway": 8765}
 
 
 def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -63,11 +67,12 @@ def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 
 @lru_cache(maxsize=None)
-def _render(values: str | None) -> tuple[dict[str, Any], ...]:
+def _render(values: str | None, *extra: str) -> tuple[dict[str, Any], ...]:
+    """`helm template` with a values file (or the defaults) and extra arguments (--set, -f)."""
     args = ["template", "rel", str(CHART), "--namespace", "aetherius"]
     if values:
         args += ["-f", values]
-    docs = [d for d in yaml.safe_load_all(helm(*args).stdout) if d]
+    docs = [d for d in yaml.safe_load_all(helm(*args, *extra).stdout) if d]
     assert docs, "the chart rendered nothing"
     return tuple(docs)
 
@@ -247,13 +252,8 @@ def test_network_policy_admits_only_the_role_port(manifests: list[dict[str, Any]
     for policy in of_kind(manifests, "NetworkPolicy"):
         role = role_of(policy)
         assert "Ingress" in policy["spec"]["policyTypes"]
-        rules = policy["spec"]["ingress"]
-        if role == "watch":
-            assert rules == [], "the watcher serves nothing"
-            continue
-        (rule,) = rules
-        assert [p["port"] for p in rule["ports"]] == [{"webhook": 8080, "worker": 6066, "sink": 8081,
-                                                        "gateway": 8765}[role]]
+        (rule,) = policy["spec"]["ingress"]
+        assert [p["port"] for p in rule["ports"]] == [ROLE_PORTS[role]]
         assert rule["from"], "an empty `from` would admit everyone"
 
 
@@ -291,30 +291,66 @@ def _pod_env(deployment: dict[str, Any], secret: dict[str, Any] | None) -> dict[
     return env
 
 
-def test_rendered_settings_load_in_every_pod(manifests: list[dict[str, Any]], tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """The ConfigMap plus each pod's env, through our own Settings model (extra="forbid": a wrong key fails)."""
+def _pod_files(deployment: dict[str, Any], config_map: dict[str, Any], root: Path) -> None:
+    """Lay out under `root` the ConfigMap files the pod sees, as the kubelet mounts them: a subPath mount is one
+    file; a directory mount holds the volume's `items` (or every key)."""
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    for mount in container(deployment)["volumeMounts"]:
+        source = volumes[mount["name"]].get("configMap")
+        if source is None:
+            continue
+        assert source["name"] == config_map["metadata"]["name"], f"{mount['name']} mounts another ConfigMap"
+        items = source.get("items") or [{"key": k, "path": k} for k in config_map["data"]]
+        target = root / mount["mountPath"].lstrip("/")
+        if "subPath" in mount:
+            items = [i for i in items if i["path"] == mount["subPath"]]
+            assert len(items) == 1, f"subPath {mount['subPath']} is no key of the ConfigMap"
+            files = {target: items[0]["key"]}
+        else:
+            files = {target / i["path"]: i["key"] for i in items}
+        for path, key in files.items():
+            assert key in config_map["data"], f"{mount['name']} mounts key {key}, which the ConfigMap lacks"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(config_map["data"][key])
+
+
+def _pod_settings(deployment: dict[str, Any], manifests: list[dict[str, Any]], root: Path,
+                  monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The Settings the pod's process builds: its mounted files (under `root`) plus its env, through our own
+    Settings model (extra="forbid": a wrong key fails)."""
     from schemas.settings import Settings
 
     (config_map,) = of_kind(manifests, "ConfigMap")
-    config = tmp_path / "config.yaml"
-    config.write_text(config_map["data"]["config.yaml"])
+    secrets = of_kind(manifests, "Secret")
+    _pod_files(deployment, config_map, root)
+    env = _pod_env(deployment, secrets[0] if secrets else None)
+    with monkeypatch.context() as m:
+        for name in list(os.environ):
+            if name.startswith("AETHERIUS_") or name.startswith("OPENAI_"):
+                m.delenv(name)
+        for name, value in env.items():
+            m.setenv(name, value)
+        m.setenv("AETHERIUS_CONFIG", str(root / env["AETHERIUS_CONFIG"].lstrip("/")))
+        return Settings()
+
+
+def in_pod(root: Path, path: Path | str) -> Path:
+    return root / str(path).lstrip("/")
+
+
+def test_rendered_settings_load_in_every_pod(manifests: list[dict[str, Any]], tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
     secrets = of_kind(manifests, "Secret")
     for deployment in of_kind(manifests, "Deployment"):
-        env = _pod_env(deployment, secrets[0] if secrets else None)
-        with monkeypatch.context() as m:
-            for name in list(os.environ):
-                if name.startswith("AETHERIUS_") or name.startswith("OPENAI_"):
-                    m.delenv(name)
-            for name, value in env.items():
-                m.setenv(name, value)
-            m.setenv("AETHERIUS_CONFIG", str(config))
-            settings = Settings()
         role = role_of(deployment)
+        env = _pod_env(deployment, secrets[0] if secrets else None)
+        settings = _pod_settings(deployment, manifests, tmp_path / role, monkeypatch)
         if role in HTTP_ROLES:
-            port = {"webhook": settings.webhook.port, "worker": settings.worker.port,
+            port = {"webhook": settings.webhook.port, "worker": settings.worker.port, "watch": settings.watch.port,
                     "sink": settings.analytics.api_port}[role]
             assert {"name": "http", "containerPort": port, "protocol": "TCP"} in container(deployment)["ports"]
+        if role == "watch":  # off loopback, or the kubelet's probes could not reach it
+            assert settings.watch.host == "0.0.0.0"
         assert settings.kafka.bootstrap == env["AETHERIUS_KAFKA__BOOTSTRAP"]
         if "AETHERIUS_WEBHOOK__BEARER_TOKEN" in env:  # the token from the Secret reached the bridge's settings
             assert settings.webhook.bearer_token.get_secret_value() == env["AETHERIUS_WEBHOOK__BEARER_TOKEN"]
@@ -362,6 +398,171 @@ def test_gateway_kubeconfig_loads_with_the_service_account_files(tmp_path: Path)
     assert cfg.api_key["BearerToken"] == "Bearer sa-token-123" or cfg.api_key.get("authorization") == "Bearer sa-token-123"
 
 
+# ------------------------------------------------------------------------------------------------ cluster registry
+
+REGISTRY_READERS = {"worker", "watch"}  # the roles that read clusters_file (streams/pipeline.py, aetherius watch)
+NO_REGISTRY = ("--set", "clusterRegistry=null")
+
+
+def _by_role(docs: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {role_of(d): d for d in of_kind(list(docs), "Deployment")}
+
+
+def test_registry_reaches_worker_and_watch_at_their_clusters_file(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The registry given in values is, in each reading pod, the file its Settings' clusters_file names, and the
+    real loader accepts it with every cluster and limit the values gave."""
+    from agents.clusters.registry import ClusterRegistry
+
+    docs = list(_render(str(ALL_VALUES)))
+    given = yaml.safe_load(ALL_VALUES.read_text())["clusterRegistry"]
+    (config_map,) = of_kind(docs, "ConfigMap")
+    assert "clusters.yaml" in config_map["data"]
+    for role, deployment in _by_role(docs).items():
+        settings = _pod_settings(deployment, docs, tmp_path / role, monkeypatch)
+        if role not in REGISTRY_READERS:
+            assert not any(m["name"] == "clusters" for m in container(deployment)["volumeMounts"]), role
+            continue
+        assert settings.clusters_file is not None, f"{role}: clusters_file not set"
+        registry = ClusterRegistry.load(in_pod(tmp_path / role, settings.clusters_file))
+        assert list(registry.clusters) == [c["id"] for c in given["clusters"]], role
+        ap = registry.get("prod-ap")
+        assert ap is not None and ap.credentials.engine == "kubernetes" and ap.access_control.rate_limit.per_second == 20 / 60
+        assert registry.get("prod-eu").access_control.max_concurrent_tasks == 5
+        assert registry.get("staging").enabled is False
+        # hot reload needs the kubelet to swap the file in place: a subPath mount would never see an update
+        (mount,) = [m for m in container(deployment)["volumeMounts"] if m["name"] == "clusters"]
+        assert "subPath" not in mount and mount.get("readOnly") is True, role
+        assert Path(mount["mountPath"]) == settings.clusters_file.parent, role
+
+
+def test_without_a_registry_nothing_is_mounted_and_clusters_file_is_unset(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    for docs in (_render(None), _render(str(ALL_VALUES), *NO_REGISTRY)):
+        (config_map,) = of_kind(list(docs), "ConfigMap")
+        assert "clusters.yaml" not in config_map["data"]
+        for role, deployment in _by_role(docs).items():
+            assert _pod_settings(deployment, list(docs), tmp_path / role, monkeypatch).clusters_file is None
+            assert "clusters" not in {v["name"] for v in deployment["spec"]["template"]["spec"]["volumes"]}
+
+
+def test_registry_given_as_yaml_text_is_shipped_verbatim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--set-file clusterRegistry=clusters.yaml`: the file as written (comments too) is what the pods load."""
+    from agents.clusters.registry import ClusterRegistry
+
+    text = ("# owned by the platform team\nclusters:\n  - id: edge-1  # the edge site\n    name: Edge 1\n"
+            "    vault_path: kubernetes/edge-1\n    access_control: {max_concurrent_tasks: 1, rate_limit: 5/minute}\n")
+    source = tmp_path / "clusters.yaml"
+    source.write_text(text)
+    docs = list(_render(None, "--set-file", f"clusterRegistry={source}"))
+    (config_map,) = of_kind(docs, "ConfigMap")
+    assert config_map["data"]["clusters.yaml"] == text
+    watch = _by_role(docs)["watch"]
+    settings = _pod_settings(watch, docs, tmp_path / "pod", monkeypatch)
+    registry = ClusterRegistry.load(in_pod(tmp_path / "pod", settings.clusters_file))
+    assert registry.get("edge-1").access_control.rate_limit.per_second == 5 / 60
+
+
+def test_registry_edit_changes_only_the_config_map_and_is_hot_reloaded(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """An upgrade that edits the registry leaves every Deployment identical (no rollout: NFR-25 hot reload); the
+    kubelet's file update is then picked up by the loader the processes poll. A Settings edit still rolls out."""
+    from agents.clusters.registry import ClusterRegistry
+
+    given = yaml.safe_load(ALL_VALUES.read_text())["clusterRegistry"]
+    edited = json.loads(json.dumps(given))
+    edited["clusters"][0]["access_control"]["max_concurrent_tasks"] = 9
+    edited["clusters"].append({"id": "prod-us", "name": "Production US", "vault_path": "kubernetes/prod-us"})
+    overlay = tmp_path / "edit.yaml"
+    overlay.write_text(yaml.safe_dump({"clusterRegistry": edited}))
+    before, after = list(_render(str(ALL_VALUES))), list(_render(str(ALL_VALUES), "-f", str(overlay)))
+
+    assert of_kind(before, "Deployment") == of_kind(after, "Deployment"), "a registry edit must not restart pods"
+    (cm_before,), (cm_after,) = of_kind(before, "ConfigMap"), of_kind(after, "ConfigMap")
+    changed = {k for k in cm_before["data"].keys() | cm_after["data"].keys()
+               if cm_before["data"].get(k) != cm_after["data"].get(k)}
+    assert changed == {"clusters.yaml"}
+
+    watch = _by_role(before)["watch"]
+    settings = _pod_settings(watch, before, tmp_path / "pod", monkeypatch)
+    path = in_pod(tmp_path / "pod", settings.clusters_file)
+    registry = ClusterRegistry.load(path)
+    path.write_text(cm_after["data"]["clusters.yaml"])  # what the kubelet's ConfigMap sync does
+    outcome = registry.check()
+    assert outcome.result == "reloaded"
+    assert outcome.change.added == ("prod-us",) and outcome.change.changed == ("prod-eu",)
+    assert registry.get("prod-eu").access_control.max_concurrent_tasks == 9
+
+    restarted = of_kind(list(_render(str(ALL_VALUES), "--set", "config.log_level=WARNING")), "Deployment")
+    for old, new in zip(of_kind(before, "Deployment"), restarted):
+        key = "checksum/config"
+        assert old["spec"]["template"]["metadata"]["annotations"][key] != \
+            new["spec"]["template"]["metadata"]["annotations"][key], "a Settings edit must roll the pods"
+
+
+# ------------------------------------------------------------------------------------------------ watch
+
+def _watch_args(docs: tuple[dict[str, Any], ...]) -> Any:
+    """The watch container's args through our own CLI parser, as the entrypoint receives them."""
+    from aetherius.cli import build_parser
+
+    args = container(_by_role(docs)["watch"])["args"]
+    parsed = build_parser().parse_args(args)
+    assert parsed.command == "watch"
+    return args, parsed
+
+
+def test_watch_with_a_registry_runs_without_cluster_flags_and_watches_the_registry(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No --cluster (it would restrict the set): the targets `aetherius watch` derives from the pod's Settings and
+    mounted registry are every enabled registry cluster by Vault, plus clusterId and the kubeconfig clusters."""
+    from agents.clusters.registry import ClusterRegistry
+    from streams.watch_fleet import desired_targets
+
+    docs = _render(str(ALL_VALUES))
+    args, parsed = _watch_args(docs)
+    assert args == ["watch"] and not parsed.clusters
+    settings = _pod_settings(_by_role(docs)["watch"], list(docs), tmp_path, monkeypatch)
+    registry = ClusterRegistry.load(in_pod(tmp_path, settings.clusters_file))
+    targets, notes = desired_targets([], settings.clusters, registry.clusters, settings.vault is not None)
+    assert set(targets) == {"prod-eu", "prod-us", "prod-ap"}, notes  # not staging: enabled: false
+    assert targets["prod-ap"].vault is not None  # its own credentials, from Vault
+    assert targets["prod-eu"].vault is None and targets["prod-eu"].kubeconfig is None  # clusterId: the ServiceAccount
+    assert str(targets["prod-us"].kubeconfig) == "/etc/aetherius/kubeconfigs/prod-us.yaml"
+    assert targets["prod-us"].context == "reader"
+
+
+def test_watch_without_a_registry_names_its_clusters() -> None:
+    args, _ = _watch_args(_render(None))
+    assert args == ["watch", "--cluster", "in-cluster"]
+    args, parsed = _watch_args(_render(str(ALL_VALUES), *NO_REGISTRY))
+    assert parsed.clusters == [{"id": "prod-eu"}, {"id": "prod-us", "kubeconfig": "/etc/aetherius/kubeconfigs/prod-us.yaml",
+                                                   "context": "reader"}]
+
+
+def test_watch_is_probed_over_http_and_scraped_like_the_other_roles(manifests: list[dict[str, Any]]) -> None:
+    watch = _by_role(manifests)["watch"]
+    c = container(watch)
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    assert env["AETHERIUS_WATCH__HOST"] == "0.0.0.0" and env["AETHERIUS_WATCH__PORT"] == str(ROLE_PORTS["watch"])
+    assert {"name": "http", "containerPort": ROLE_PORTS["watch"], "protocol": "TCP"} in c["ports"]
+    for probe, path in (("startupProbe", "/health/live"), ("livenessProbe", "/health/live"),
+                        ("readinessProbe", "/health/ready")):
+        assert c[probe]["httpGet"] == {"path": path, "port": "http"}, probe
+        assert "exec" not in c[probe], probe
+    (service,) = [s for s in of_kind(manifests, "Service") if role_of(s) == "watch"]
+    assert service["spec"]["ports"] == [{"name": "http", "port": ROLE_PORTS["watch"], "targetPort": "http",
+                                         "protocol": "TCP"}]
+    (policy,) = [n for n in of_kind(manifests, "NetworkPolicy") if role_of(n) == "watch"]
+    (rule,) = policy["spec"]["ingress"]
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}} in rule["from"]
+    monitors = of_kind(manifests, "ServiceMonitor")
+    if monitors:  # all-values switches them on
+        assert {role_of(m) for m in monitors} == HTTP_ROLES
+        for monitor in monitors:
+            assert monitor["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s"}]
+
+
 # ------------------------------------------------------------------------------------------------ guards
 
 @pytest.mark.parametrize("sets, message", [
@@ -374,6 +575,12 @@ def test_gateway_kubeconfig_loads_with_the_service_account_files(tmp_path: Path)
     (["secrets.values.openai_key=x"], "not a key Aetherius reads"),
     (["clickhouse.embedded=false"], "clickhouse-url"),
     (["kafka.bootstrap="], "kafka.bootstrap is required"),
+    (["clusterRegistry.cluster[0].id=a"], "'clusters' list and nothing else"),
+    (["clusterRegistry.clusters[0].id=a", "clusterRegistry.clusters[0].name=A"], "(a) needs vault_path"),
+    (["clusterRegistry=clusters: [a"], "clusterRegistry is not valid YAML"),
+    (["clusterRegistry.clusters[0].id=a", "clusterRegistry.clusters[0].name=A",
+      "clusterRegistry.clusters[0].vault_path=kubernetes/a", "watch.clusters[0].id=b"], "entry b has no kubeconfig"),
+    (["config.vault.url=http://vault:8200"], "use auth_method kubernetes"),
 ])
 def test_inconsistent_values_fail_with_a_clear_message(sets: list[str], message: str) -> None:
     args = ["template", "rel", str(CHART)]

@@ -77,6 +77,40 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- toYaml $clusters -}}
 {{- end -}}
 
+{{/* Where the worker and watch pods see the cluster registry: a directory mount (not subPath), so the kubelet's
+     ConfigMap sync replaces the file in place and the processes hot-reload it. */}}
+{{- define "aetherius.clusterRegistryDir" -}}/etc/aetherius/clusters{{- end -}}
+{{- define "aetherius.clusterRegistryPath" -}}{{ include "aetherius.clusterRegistryDir" . }}/clusters.yaml{{- end -}}
+
+{{/* The cluster registry file (SRS §5.5.3, schemas/clusters.py) as text, "" when `clusterRegistry` is empty.
+     `clusterRegistry` is the file as a mapping, or its YAML text (`--set-file clusterRegistry=clusters.yaml`,
+     rendered verbatim). The chart checks the outline (a `clusters` list, each with id, name and vault_path); the
+     worker and watch validate the rest when they load it: a bad file stops them at start-up, a bad edit later
+     is rejected and the last good registry stays in force. */}}
+{{- define "aetherius.clusterRegistry" -}}
+{{- $r := .Values.clusterRegistry -}}
+{{- if $r -}}
+{{- $doc := $r -}}
+{{- if kindIs "string" $r -}}
+{{- $doc = fromYaml $r -}}
+{{- if hasKey $doc "Error" -}}{{- fail (printf "clusterRegistry is not valid YAML: %s" (get $doc "Error")) -}}{{- end -}}
+{{- end -}}
+{{- if not (kindIs "map" $doc) -}}{{- fail "clusterRegistry must be a mapping with a 'clusters' list (schemas/clusters.py)" -}}{{- end -}}
+{{- if or (not (hasKey $doc "clusters")) (not (kindIs "slice" $doc.clusters)) (ne (len (keys $doc)) 1) -}}
+{{- fail (printf "clusterRegistry must be a mapping with a 'clusters' list and nothing else (schemas/clusters.py), got keys %v" (keys $doc | sortAlpha)) -}}
+{{- end -}}
+{{- range $i, $c := $doc.clusters -}}
+{{- if not (kindIs "map" $c) -}}{{- fail (printf "clusterRegistry.clusters[%d] must be a mapping" $i) -}}{{- end -}}
+{{- range $field := list "id" "name" "vault_path" -}}
+{{- if not (get $c $field) -}}
+{{- fail (printf "clusterRegistry.clusters[%d] (%s) needs %s (schemas/clusters.py)" $i (get $c "id" | default "no id") $field) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if kindIs "string" $r -}}{{- $r -}}{{- else -}}{{- toYaml $r -}}{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* The Settings document: `config` from values, overridden by what the chart derives (so ports, hosts and
      endpoints always agree with the Services and probes it renders). */}}
 {{- define "aetherius.settings" -}}
@@ -100,6 +134,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- $_ := set $knowledge "engine" "local" -}}
 {{- end -}}
 {{- $_ := set $derived "knowledge" $knowledge -}}
+{{- if include "aetherius.clusterRegistry" . -}}
+{{- $_ := set $derived "clusters_file" (include "aetherius.clusterRegistryPath" .) -}}
+{{- end -}}
 {{- $settings := mergeOverwrite (deepCopy (default (dict) .Values.config)) $derived -}}
 {{- toYaml $settings -}}
 {{- end -}}
@@ -139,4 +176,32 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   "gateway" (list "gateway-token" "vault-token")
 -}}
 {{- index $keys . | toJson -}}
+{{- end -}}
+
+
+{{/* The ConfigMap entries a pod only reads at start (subPath mounts): the pod template carries their checksum,
+     so a change restarts the pods. The cluster registry is not among them: it is hot-reloaded (NFR-25). */}}
+{{- define "aetherius.startupConfigFiles" -}}
+# The Settings file (AETHERIUS_CONFIG). Secrets are not here: they reach the pods as env vars from the Secret.
+config.yaml: |
+  {{- include "aetherius.settings" . | nindent 2 }}
+# For the gateway, whose reader takes a kubeconfig: this cluster through the pod's ServiceAccount token.
+incluster-kubeconfig: |
+  apiVersion: v1
+  kind: Config
+  clusters:
+    - name: {{ .Values.clusterId }}
+      cluster:
+        server: https://kubernetes.default.svc
+        certificate-authority: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt
+  users:
+    - name: aetherius
+      user:
+        tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token
+  contexts:
+    - name: {{ .Values.clusterId }}
+      context:
+        cluster: {{ .Values.clusterId }}
+        user: aetherius
+  current-context: {{ .Values.clusterId }}
 {{- end -}}
