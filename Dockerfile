@@ -60,8 +60,8 @@ COPY --from=builder /app /app
 RUN mkdir -p /app/var && chown "${APP_UID}:${APP_UID}" /app/var
 WORKDIR /app
 USER ${APP_UID}:${APP_UID}
-# webhook 8080, worker 6066, sink/analytics 8081, gateway 8765
-EXPOSE 8080 6066 8081 8765
+# webhook 8080, worker 6066, sink/analytics 8081, watch 8082 (with watch.port), gateway 8765
+EXPOSE 8080 6066 8081 8082 8765
 # Roles listen on different ports: set AETHERIUS_HEALTH_URL per role (compose and the Helm chart define
 # their own probes). Any HTTP error or refused connection fails the check.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
