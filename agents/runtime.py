@@ -77,6 +77,9 @@ class TaskRuntime(BaseModel):
     llm_stop: str = ""  # llm_invalid_answer | llm_unavailable: the rule engine answers
     llm_stop_detail: str = ""
     report: DiagnosticResult | None = None  # the published result, kept for feedback on it
+    # Finished, but the broker has not yet confirmed the report and the final snapshot: the sweep asks for them
+    # to be sent again (a kill between the row's write and the report's send must not lose the report).
+    report_pending: bool = False
 
     def in_flight(self) -> list[StepRecord]:
         """Tool calls running (or to re-run after a crash), in either phase."""

@@ -233,6 +233,11 @@ class StepLoop:
 
     async def on_command(self, cmd: TaskCommand) -> None:
         rt = self.row(cmd.task_id)
+        if cmd.action == "republish":  # from the sweep: a finished row whose report the broker never confirmed
+            if rt is not None and rt.finished and rt.report_pending and rt.report is not None:
+                log.info("sending the report again", extra={"task_id": cmd.task_id})
+                await self._publish_report(rt)
+            return
         if rt is None or rt.finished:
             return  # pending tasks are cancelled by the scheduler; finished ones stay finished
         now = time.time()
@@ -324,16 +329,29 @@ class StepLoop:
                                            "termination_reason": reason})
         now = datetime.now(timezone.utc)
         final = rt.task.model_copy(update={"status": status, "completed_at": now, "status_reason": reason})
-        self.store(rt.model_copy(update={"finished": True, "termination_reason": reason, "task": final,
-                                         "report": result}))
-        await self.topics["reports"].send(key=rt.task.id.encode(), value=result.to_bytes())
-        await self.topics["task.state"].send(key=rt.task.id.encode(), value=final.to_bytes())
+        done = rt.model_copy(update={"finished": True, "termination_reason": reason, "task": final, "report": result,
+                                     "report_pending": True})
+        self.store(done)
+        await self._publish_report(done)
         category = result.root_cause.category.value if result.root_cause else "none"
         REPORTS.labels(category=category, engine=result.engine).inc()
         TASK_DURATION.labels(status=status.value, priority=rt.task.priority.value).observe(
             max(0.0, time.time() - rt.started_at))
         for key in [k for k in self.running if k[0] == rt.task.id]:
             self.running.pop(key).cancel()
+
+    async def _publish_report(self, rt: TaskRuntime) -> None:
+        """Send the finished row's report and final snapshot, wait until the broker has both, then record that.
+
+        Two phases because the row and the report go to different topics: a kill after the row's write but
+        before the report's would otherwise leave a finished task with no report, and nothing to redo it (a
+        redelivered step finds the row finished). Until the row says sent, the sweep asks again; a kill after
+        the send but before the mark repeats the report - same id, same content, which consumers keep once."""
+        assert rt.report is not None
+        key = rt.task.id.encode()
+        await _delivered(self.topics["reports"], key, rt.report.to_bytes())
+        await _delivered(self.topics["task.state"], key, rt.task.to_bytes())
+        self.store(rt.model_copy(update={"report_pending": False}))
 
     def _ai_disabled(self) -> bool:
         view = self.budget.view if self.budget is not None else None
@@ -419,6 +437,9 @@ class StepLoop:
         now = time.time()
         waiting: set[tuple[str, int]] = set()
         for task_id, raw in list(self.table.items()):
+            if raw and raw.get("finished") and raw.get("report_pending"):
+                await self._republish_after_grace(task_id, now, waiting)
+                continue
             if not raw or raw.get("finished"):
                 continue
             rt = TaskRuntime.model_validate(raw)
@@ -443,6 +464,22 @@ class StepLoop:
                     await self.topics["steps"].send(key=task_id.encode(), value=_resume_marker(rt, number).to_bytes())
         for key in [k for k in self.orphan_seen if k not in waiting]:  # resumed or moved on meanwhile
             self.orphan_seen.pop(key, None)
+
+    async def _republish_after_grace(self, task_id: str, now: float, waiting: set[tuple[str, int]]) -> None:
+        key = (task_id, -1)  # -1: the report, beside step numbers (0 is "the row itself")
+        waiting.add(key)
+        if now - self.orphan_seen.setdefault(key, now) < self.resume_grace_seconds:
+            return  # the report may be on its way from the handler that finished the row
+        self.orphan_seen[key] = now
+        cmd = TaskCommand(task_id=task_id, action="republish", requested_by="sweep")
+        await self.topics["task.commands"].send(key=task_id.encode(), value=cmd.to_bytes())
+
+
+async def _delivered(topic: Any, key: bytes, value: bytes) -> None:
+    """Send and wait for the broker's acknowledgement (Faust's send returns the delivery future)."""
+    pending = await topic.send(key=key, value=value)
+    if inspect.isawaitable(pending):
+        await pending
 
 
 def _is_turn(step: DiagnosticStep) -> bool:
