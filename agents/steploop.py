@@ -18,8 +18,9 @@ gateway's role check (safety layer 4) and its audit events see who the diagnosis
 
 A sweep re-dispatches the calls and turns that the row says are in flight but that no local task is
 running (after a crash or a rebalance, after a grace that lets a completion still on the topic
-arrive first), nudges a row that is stuck between records, and turns an expired task into a
-timeout record; all idempotent by (task_id, step number).
+arrive first), nudges a row that is stuck between records, sends again a report the broker never
+confirmed (the row is written finished first, the report second: see `_publish_report`), and turns an
+expired task into a timeout record; all idempotent by (task_id, step number) or by report id.
 
 A call the gateway refused as a security event (SRS §5.8.5: privilege escalation, a write verb,
 injection, a role the task lacks) ends its task at once as failed (`security_violation`): the calls
