@@ -9,6 +9,7 @@ its first and its N-th record on stdout. Same producer settings as the worker (a
 """
 
 import os
+import tempfile
 import time
 
 import faust
@@ -16,6 +17,7 @@ import faust
 N = int(os.environ["BENCH_N"])
 MODE = os.environ.get("MODE", "noop")
 app = faust.App(os.environ["BENCH_APP_ID"], broker=f"kafka://{os.environ['BENCH_BOOTSTRAP']}", store="memory://",
+                datadir=tempfile.mkdtemp(prefix="aetherius-yardstick-"),  # not the working directory
                 web_enabled=False, key_serializer="raw", value_serializer="raw", producer_acks=-1,
                 producer_linger=float(os.environ.get("BENCH_LINGER_MS", "5")) / 1000,
                 consumer_auto_offset_reset="earliest", topic_partitions=int(os.environ["BENCH_PARTITIONS"]))
