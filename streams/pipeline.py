@@ -379,15 +379,9 @@ def _scheduler_housekeeping(app: faust.App, pipe: Pipeline) -> None:
     @app.timer(interval=RATE_TICK_SECONDS)
     async def wake_rate_limited() -> None:
         sched = pipe.scheduler.cached  # None on workers that do not own the scheduler partition
-        if sched is not None and _could_admit(sched, pipe.limits, datetime.now(timezone.utc).timestamp()):
+        if sched is not None and sched.admissible(pipe.limits, now=datetime.now(timezone.utc).timestamp()):
             cmd = SchedulerCommand(action="tick", reason="rate window opened")
             await pipe.topics["task.queue"].send(key=b"tick", value=cmd.to_bytes())
-
-
-def _could_admit(sched: scheduling.Scheduler, limits: scheduling.Limits, now: float) -> bool:
-    """Whether some queued task would start now (asked without changing anything)."""
-    probe = scheduling.Scheduler.rebuild(list(sched.queue), list(sched.running.values()), dict(sched.starts))
-    return bool(probe.admit(limits, now=now))
 
 
 def _register(app: faust.App, topics: Topics, name: str, sources: list[faust.TopicT],

@@ -111,25 +111,35 @@ class Scheduler:
                 return end - 1  # within a level the queue is in arrival order: the last one is the newest
         return None
 
-    def admit(self, limits: Limits, *, now: float) -> list[QueuedTask]:
-        """Move every queued task that fits, in queue order, to running. A task that does not fit (its
-        cluster is busy or over its rate) does not block later tasks of other clusters: fairness between
-        clusters. `now` is the command's own time, so a replay makes the same decisions."""
-        for cluster in list(self.starts):
-            rate = limits.cluster_rates.get(cluster)
-            if rate is None:
-                del self.starts[cluster]
-            else:
-                self.starts[cluster] = [t for t in self.starts[cluster] if now - t < rate.period_seconds]
-        admitted: list[QueuedTask] = []
+    def admissible(self, limits: Limits, *, now: float) -> list[QueuedTask]:
+        """The queued tasks that would start now, in queue order, without changing anything. A task that does
+        not fit (its cluster is busy or over its rate) does not block later tasks of other clusters: fairness
+        between clusters. `now` is the command's own time, so a replay makes the same decisions."""
+        per_priority, per_cluster = Counter(self._per_priority), Counter(self._per_cluster)
+        starts = {c: [t for t in times if now - t < limits.cluster_rates[c].period_seconds]
+                  for c, times in self.starts.items() if c in limits.cluster_rates}
+        n_running, out = len(self.running), []
         for task in self.queue:
-            if task.priority != Priority.P0 and len(self.running) >= limits.total:
+            if task.priority != Priority.P0 and n_running >= limits.total:
                 break  # every slot is taken and only P0 (at the front of the queue) ignores that
-            if self._fits(task, limits, now):
-                admitted.append(task)
-                self._add_running(task)
+            if task.priority == Priority.P0 or self._fits(task, limits, now, per_priority, per_cluster, starts):
+                out.append(task)
+                n_running += 1
+                per_priority[task.priority.value] += 1
+                per_cluster[task.cluster_id] += 1
                 if task.cluster_id in limits.cluster_rates:
-                    self.starts.setdefault(task.cluster_id, []).append(now)
+                    starts.setdefault(task.cluster_id, []).append(now)
+        return out
+
+    def admit(self, limits: Limits, *, now: float) -> list[QueuedTask]:
+        """Move every task `admissible` names from the queue to running, and record their starts."""
+        admitted = self.admissible(limits, now=now)
+        self.starts = {c: [t for t in times if now - t < limits.cluster_rates[c].period_seconds]
+                       for c, times in self.starts.items() if c in limits.cluster_rates}
+        for task in admitted:
+            self._add_running(task)
+            if task.cluster_id in limits.cluster_rates:
+                self.starts.setdefault(task.cluster_id, []).append(now)
         if admitted:
             ids = {t.task_id for t in admitted}
             self.queue = [t for t in self.queue if t.task_id not in ids]
@@ -137,16 +147,16 @@ class Scheduler:
                 self._forget_queued(t)
         return admitted
 
-    def _fits(self, task: QueuedTask, limits: Limits, now: float) -> bool:
-        if task.priority == Priority.P0:
-            return True
+    @staticmethod
+    def _fits(task: QueuedTask, limits: Limits, now: float, per_priority: Counter[str], per_cluster: Counter[str],
+              starts: dict[str, list[float]]) -> bool:
         p = task.priority.value
-        if self._per_priority[p] >= limits.per_priority.get(p, limits.total):
+        if per_priority[p] >= limits.per_priority.get(p, limits.total):
             return False
-        if self._per_cluster[task.cluster_id] >= limits.cluster_limits.get(task.cluster_id, limits.per_cluster):
+        if per_cluster[task.cluster_id] >= limits.cluster_limits.get(task.cluster_id, limits.per_cluster):
             return False
         rate = limits.cluster_rates.get(task.cluster_id)
-        return rate is None or rate_room(self.starts.get(task.cluster_id, []), rate, now) > 0
+        return rate is None or rate_room(starts.get(task.cluster_id, []), rate, now) > 0
 
     def finish(self, task_id: str) -> bool:
         """Free a running slot; False when the task held none."""
