@@ -33,6 +33,7 @@ import socket
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -99,6 +100,16 @@ def resource_for(plural: str, api: str | None = None) -> Resource:
 def status_body(code: int, reason: str, message: str) -> Obj:
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
             "message": message, "reason": reason, "code": code}
+
+
+def write_kubeconfig(path: Path, server: str, token: str) -> Path:
+    """A one-context kubeconfig for a fake API server at `server`, authenticating with `token`."""
+    path.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "x",
+        "clusters": [{"name": "x", "cluster": {"server": server}}],
+        "users": [{"name": "x", "user": {"token": token}}],
+        "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}]}))
+    return path
 
 
 def _now() -> str:

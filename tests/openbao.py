@@ -45,6 +45,11 @@ class OpenBao:
     def root_client(self) -> hvac.Client:
         return hvac.Client(url=self.url, token=ROOT_TOKEN, timeout=5)
 
+
+    def put_cluster(self, cid: str, server: str, token: str) -> None:
+        """A cluster's endpoint and token as the KV v2 secret `secret/clusters/<cid>` (the registry's default)."""
+        self.root_client().secrets.kv.v2.create_or_update_secret(path=f"clusters/{cid}", mount_point="secret",
+                                                                 secret={"server": server, "token": token})
     def start(self, timeout: float = 30.0) -> None:
         binary = bao_binary()
         if binary is None:

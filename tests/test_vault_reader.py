@@ -26,11 +26,6 @@ def bao():
         yield server
 
 
-def put(bao: OpenBao, cid: str, server: str, token: str) -> None:
-    bao.root_client().secrets.kv.v2.create_or_update_secret(path=f"clusters/{cid}", mount_point="secret",
-                                                            secret={"server": server, "token": token})
-
-
 def cluster(cid: str) -> ClusterConfig:
     return ClusterConfig(id=cid, name=cid, vault_path=f"secret/clusters/{cid}")
 
@@ -49,8 +44,8 @@ def test_reader_uses_vault_credentials_follows_rotation_and_fails_alone(bao, cap
         try:
             alpha.add("pods", pod("cart-1"))
             beta.add("pods", pod("api-1"))
-            put(bao, "alpha", alpha.url, "alpha-token-1")
-            put(bao, "beta", beta.url, "beta-token")
+            bao.put_cluster("alpha", alpha.url, "alpha-token-1")
+            bao.put_cluster("beta", beta.url, "beta-token")
             provider = VaultCredentialProvider(VaultSettings(url=bao.url, token=SecretStr("root"), kv_cache_seconds=300))
             readers = {c: VaultReader(cluster(c), provider) for c in ("alpha", "beta", "ghost")}
             first = await readers["alpha"].get("pods", "cart-1", "shop")
@@ -58,7 +53,7 @@ def test_reader_uses_vault_credentials_follows_rotation_and_fails_alone(bao, cap
             # Rotation: Vault and the API server move to a new token; the cached one is refused once,
             # forgotten, and the next call reads the new one from Vault.
             alpha.token = "alpha-token-2"
-            put(bao, "alpha", alpha.url, "alpha-token-2")
+            bao.put_cluster("alpha", alpha.url, "alpha-token-2")
             with pytest.raises(ReaderError, match="401"):
                 await readers["alpha"].get("pods", "cart-1", "shop")
             after = await readers["alpha"].get("pods", "cart-1", "shop")

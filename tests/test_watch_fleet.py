@@ -33,7 +33,7 @@ from schemas.topics import topic_name
 from streams.watch_fleet import CliCluster, WatchTarget, desired_targets, plan_changes
 from streams.watch_sources import VaultSource
 from streams.watcher import EventWatcher, stream_seconds
-from tests.fake_kube_api import FakeKubeAPI, make_event
+from tests.fake_kube_api import FakeKubeAPI, make_event, write_kubeconfig
 from tests.openbao import OpenBao
 from tests.test_watcher import FAST, REASONS, Sink, until
 
@@ -97,11 +97,6 @@ def bao() -> Iterator[OpenBao]:
     server = OpenBao()
     with server.running():
         yield server
-
-
-def put_secret(bao: OpenBao, cid: str, server: str, token: str) -> None:
-    bao.root_client().secrets.kv.v2.create_or_update_secret(path=f"clusters/{cid}", mount_point="secret",
-                                                            secret={"server": server, "token": token})
 
 
 def delete_secret(bao: OpenBao, cid: str) -> None:
@@ -194,7 +189,7 @@ def test_registry_clusters_watched_with_their_own_vault_credentials_reloaded_and
         for cid, fake in fakes.items():
             await fake.start()
             seed(fake, cid)
-            put_secret(bao, cid, fake.url, tokens[cid])
+            bao.put_cluster(cid, fake.url, tokens[cid])
         write_registry(registry, ["alpha", "beta", "ghost"])  # ghost: nothing at its vault_path
         settings = load_settings(
             kafka={"bootstrap": kafka_bootstrap, "topic_prefix": topic_prefix}, clusters_file=registry,
@@ -259,7 +254,7 @@ def test_registry_clusters_watched_with_their_own_vault_credentials_reloaded_and
                 # 5. Vault gets alpha's new token: alpha resumes from its resourceVersion, publishes the event
                 #    it missed and nothing it had already published.
                 lists_before = fakes["alpha"].count("/api/v1/events", watch=False)
-                put_secret(bao, "alpha", fakes["alpha"].url, tokens["alpha2"])
+                bao.put_cluster("alpha", fakes["alpha"].url, tokens["alpha2"])
                 await until(lambda: "alpha/alpha/Pod/web-alpha-2" in events.keys(), "alpha back", 15)
                 assert metric("aetherius_watch_cluster_failing", cluster="alpha") == 0
                 assert fakes["alpha"].count("/api/v1/events", watch=False) == lists_before  # resumed, not re-listed
@@ -292,7 +287,7 @@ def test_vault_credential_is_renewed_before_it_is_due_without_a_relist_or_a_refu
     async def scenario() -> None:
         async with FakeKubeAPI(token="rot-token-1") as fake:
             seed(fake, "rot")
-            put_secret(bao, "rot", fake.url, "rot-token-1")
+            bao.put_cluster("rot", fake.url, "rot-token-1")
             provider = VaultCredentialProvider(VaultSettings(url=bao.url, token=SecretStr("root"),
                                                              kv_cache_seconds=2.0, renew_margin_seconds=0.5))
             source = VaultSource(cluster, provider)
@@ -302,7 +297,7 @@ def test_vault_credential_is_renewed_before_it_is_due_without_a_relist_or_a_refu
             try:
                 await until(lambda: len(sink.records) == 1 and fake.open_watches == 1, "the listed event")
                 first_client = watcher.api_client
-                put_secret(bao, "rot", fake.url, "rot-token-2")  # rotated in Vault and at the API server
+                bao.put_cluster("rot", fake.url, "rot-token-2")  # rotated in Vault and at the API server
                 fake.token = "rot-token-2"  # the open stream was authorised before; the next one must use -2
                 await until(lambda: any(r.authorization == "Bearer rot-token-2" for r in fake.requests),
                             "a request with the rotated token", 10)
@@ -361,7 +356,7 @@ def test_aetherius_watch_reads_the_registry_and_vault_from_settings(bao, kafka_b
                 Collector(kafka_bootstrap, events_topic) as events:
             for cid, fake, token in (("east", east, "cli-e"), ("west", west, "cli-w")):
                 seed(fake, cid)
-                put_secret(bao, cid, fake.url, token)
+                bao.put_cluster(cid, fake.url, token)
             write_registry(registry, ["east", "west", "nosecret"])
             env = {**os.environ, "AETHERIUS_KAFKA__BOOTSTRAP": kafka_bootstrap,
                    "AETHERIUS_KAFKA__TOPIC_PREFIX": topic_prefix, "AETHERIUS_CLUSTERS_FILE": str(registry),
@@ -413,13 +408,8 @@ def test_vault_down_stops_only_the_vault_clusters_and_they_resume_when_it_return
         async with FakeKubeAPI(token="local-token") as local, FakeKubeAPI(token="remote-token") as remote:
             seed(local, "local")
             seed(remote, "remote")
-            put_secret(vault, "remote", remote.url, "remote-token")
-            kubeconfig = tmp_path / "local.kubeconfig"
-            kubeconfig.write_text(json.dumps({
-                "apiVersion": "v1", "kind": "Config", "current-context": "x",
-                "clusters": [{"name": "x", "cluster": {"server": local.url}}],
-                "users": [{"name": "x", "user": {"token": "local-token"}}],
-                "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}]}))
+            vault.put_cluster("remote", remote.url, "remote-token")
+            kubeconfig = write_kubeconfig(tmp_path / "local.kubeconfig", local.url, "local-token")
             provider = VaultCredentialProvider(VaultSettings(url=vault.url, token=SecretStr("root"),
                                                              kv_cache_seconds=1.5, renew_margin_seconds=0.5))
 
@@ -443,7 +433,7 @@ def test_vault_down_stops_only_the_vault_clusters_and_they_resume_when_it_return
                 assert "remote/remote/Pod/web-remote-1" not in [k for k, _ in sink.records]
 
                 vault.start()  # a dev server forgets everything: the secret is put back
-                put_secret(vault, "remote", remote.url, "remote-token")
+                vault.put_cluster("remote", remote.url, "remote-token")
                 await until(lambda: "remote/remote/Pod/web-remote-1" in [k for k, _ in sink.records], "remote back", 15)
                 keys = [k for k, _ in sink.records]
                 assert sorted(keys) == ["local/local/Pod/web-local-0", "local/local/Pod/web-local-1",
@@ -472,7 +462,7 @@ def test_a_changed_vault_path_restarts_the_watcher_without_publishing_anything_t
     async def scenario() -> None:
         async with FakeKubeAPI(token="moved-token-1") as fake:
             seed(fake, "moved")
-            put_secret(bao, "moved", fake.url, "moved-token-1")
+            bao.put_cluster("moved", fake.url, "moved-token-1")
             bao.root_client().secrets.kv.v2.create_or_update_secret(
                 path="elsewhere/moved", mount_point="secret", secret={"server": fake.url, "token": "moved-token-2"})
             provider = VaultCredentialProvider(VaultSettings(url=bao.url, token=SecretStr("root")))

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 import sys
 import uuid
@@ -17,7 +16,7 @@ from schemas.kube import KubeEvent
 from schemas.watch_settings import WatchSettings
 from streams.watcher import (EventWatcher, SeenEvents, backoff_delay, event_count, is_wanted, next_attempt,
                              to_kube_event, watch_clusters)
-from tests.fake_kube_api import FakeKubeAPI, make_event
+from tests.fake_kube_api import FakeKubeAPI, make_event, write_kubeconfig
 
 REASONS = ["BackOff", "FailedScheduling", "OOMKilling", "NodeNotReady", "FailedMount"]
 FAST = WatchSettings(timeout_seconds=5, read_grace_seconds=0.5, connect_timeout_seconds=1.0,
@@ -493,12 +492,7 @@ def test_aetherius_watch_command_end_to_end(kafka_bootstrap, topic_prefix, tmp_p
         await _create_topic(kafka_bootstrap, topic)
         async with FakeKubeAPI(token="cli-token") as fake:
             fake.add("events", make_event("web-0.1", "BackOff", namespace="shop", object_name="web-0"))
-            kc = tmp_path / "kc"
-            kc.write_text(json.dumps({
-                "apiVersion": "v1", "kind": "Config", "current-context": "x",
-                "clusters": [{"name": "x", "cluster": {"server": fake.url}}],
-                "users": [{"name": "x", "user": {"token": "cli-token"}}],
-                "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}]}))
+            kc = write_kubeconfig(tmp_path / "kc", fake.url, "cli-token")
             env = {**os.environ, "AETHERIUS_KAFKA__BOOTSTRAP": kafka_bootstrap,
                    "AETHERIUS_KAFKA__TOPIC_PREFIX": topic_prefix}
             env.pop("AETHERIUS_CONFIG", None)
