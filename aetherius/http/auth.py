@@ -25,8 +25,9 @@ import jwt
 from aiohttp import web
 from prometheus_client import Counter
 
-from aetherius.http.rbac import PRINCIPAL, Principal, allowed, handler_permission, primary_role
-from aetherius.http.ratelimit import WEBHOOK_PRINCIPAL, RateLimiter, ratelimit_middleware
+from aetherius.http.rbac import (PRINCIPAL, WEBHOOK_BASIC, WEBHOOK_BEARER, WEBHOOK_PRINCIPAL, Principal, allowed,
+                                 handler_permission, primary_role)
+from aetherius.http.ratelimit import RateLimiter, ratelimit_middleware
 from aetherius.http.suspensions import active_suspension, refusal as suspension_refusal
 from aetherius.metrics import REGISTRY
 from schemas.audit import AuditEvent
@@ -275,7 +276,7 @@ class Authenticator:
             return self._from_basic(value)
         if scheme == "bearer" and value:
             if on_webhook and self._wh_bearer is not None and hmac.compare_digest(value.encode(), self._wh_bearer):
-                return Principal(name=WEBHOOK_PRINCIPAL, role="alertmanager", method="webhook_bearer")
+                return Principal(name=WEBHOOK_PRINCIPAL, role="alertmanager", method=WEBHOOK_BEARER)
             if looks_like_jwt(value) and self.oidc is not None:
                 return await self.oidc.verify(value)
             return self._from_api_key(value)
@@ -299,7 +300,7 @@ class Authenticator:
         ok_password = hmac.compare_digest(password, want_password)
         if not (ok_user and ok_password):
             raise AuthFailure("invalid basic credentials")
-        return Principal(name=WEBHOOK_PRINCIPAL, role="alertmanager", method="webhook_basic")
+        return Principal(name=WEBHOOK_PRINCIPAL, role="alertmanager", method=WEBHOOK_BASIC)
 
 
 # ---------------------------------------------------------------- middleware

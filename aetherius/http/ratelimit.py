@@ -14,12 +14,10 @@ from typing import Callable
 
 from aiohttp import web
 
-from aetherius.http.rbac import PRINCIPAL
+from aetherius.http.rbac import PRINCIPAL, WEBHOOK_BASIC, WEBHOOK_BEARER, WEBHOOK_PRINCIPAL
 from schemas.security_settings import RateLimitSettings, SecuritySettings
 from schemas.settings import WebhookSettings
 
-WEBHOOK_PRINCIPAL = "alertmanager"  # the name aetherius.http.auth gives the webhook credential
-WEBHOOK_METHODS = ("webhook_bearer", "webhook_basic")
 
 
 @dataclass(frozen=True)
@@ -58,7 +56,7 @@ class RateLimiter:
             for k in security.api_keys if k.rate_per_second or k.burst
         }
         # Alertmanager (the webhook credential) has its own setting, unlimited unless set: see WebhookSettings.
-        senders = (f"{method}:{WEBHOOK_PRINCIPAL}" for method in WEBHOOK_METHODS)
+        senders = (f"{method}:{WEBHOOK_PRINCIPAL}" for method in (WEBHOOK_BEARER, WEBHOOK_BASIC))
         if webhook is not None and webhook.rate_per_second is not None:
             limit = (webhook.rate_per_second, webhook.burst or max(1, int(webhook.rate_per_second * 2)))
             overrides.update({key: limit for key in senders})

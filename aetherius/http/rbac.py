@@ -38,6 +38,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 PERMISSION_ATTR = "__aetherius_permission__"
 
 
+# Who Alertmanager's webhook credential authenticates as (aetherius.http.auth), and by which methods: the rate
+# limiter gives it its own limit, the suspension check never refuses it.
+WEBHOOK_PRINCIPAL = "alertmanager"
+WEBHOOK_BEARER, WEBHOOK_BASIC = "webhook_bearer", "webhook_basic"
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is calling. `roles` holds every role the credential carries; `role` is the one recorded in audit."""
