@@ -21,8 +21,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 import faust
-from aiokafka import AIOKafkaConsumer
-from aiokafka.structs import TopicPartition
 from prometheus_client import Gauge
 
 from agents.budget import BudgetLimits, DegradationState, Ledger, day_key, month_key
@@ -34,6 +32,7 @@ from schemas.budget import BudgetDecision, BudgetTick, DegradationDecision
 from schemas.settings import Settings
 from streams.app import Topics
 from streams.pipeline import error_boundary
+from streams.record_replay import follow
 
 log = logging.getLogger(__name__)
 
@@ -114,26 +113,18 @@ class BudgetWatcher:
         """Read `topic` (one partition) from the beginning, forever; reconnect on errors."""
         self.publish_metrics()
         while True:
-            consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
             try:
-                await consumer.start()
-                tp = TopicPartition(topic, 0)
-                consumer.assign([tp])
-                await consumer.seek_to_beginning(tp)
-                while True:
-                    batch = await consumer.getmany(tp, timeout_ms=500)
-                    for message in batch.get(tp, []):
-                        self.apply(message.value)
-                    if not self.caught_up.is_set() and await consumer.position(tp) >= (await consumer.end_offsets([tp]))[tp]:
-                        self.caught_up.set()
-                    self.publish_metrics()  # the day may have changed without a record
+                await follow(bootstrap, topic, lambda message: self.apply(message.value), self._after_poll)
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - keep the last view and try again
                 log.exception("budget watcher failed; retrying in 2 s")
                 await asyncio.sleep(2.0)
-            finally:
-                await consumer.stop()
+
+    def _after_poll(self, caught_up: bool) -> None:
+        if caught_up:
+            self.caught_up.set()
+        self.publish_metrics()  # the day may have changed without a record
 
 
 def register_budget(app: faust.App, topics: Topics, settings: Settings) -> BudgetWatcher:

@@ -18,7 +18,7 @@ import base64
 import binascii
 import re
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -207,6 +207,33 @@ async def consume(bootstrap: str, topic: str, *, from_beginning: bool = True, ma
                     last_seen = time.monotonic()
                     if max_records is not None and count >= max_records:
                         return
+    finally:
+        await consumer.stop()
+
+
+async def follow(bootstrap: str, topic: str, apply: Callable[[Any], None],
+                 after_poll: Callable[[bool], None] = lambda _caught_up: None, **consumer_args: Any) -> None:
+    """Read every partition of `topic` from the beginning and keep following it, without a consumer group: how a
+    process learns a small topic that holds state (budget decisions, suspensions). `apply` gets each record;
+    `after_poll(caught_up)` runs after every poll, records or not (time-based metrics stay current), with
+    caught_up True once everything the topic held at the start has been applied. Runs until cancelled;
+    broker errors are the caller's to retry."""
+    parts = await topic_partitions(bootstrap, topic)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
+                                **consumer_args)
+    await consumer.start()
+    try:
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        ends, caught_up = await consumer.end_offsets(parts), False
+        while True:
+            batch = await consumer.getmany(timeout_ms=500)
+            for tp in sorted(batch, key=lambda t: t.partition):
+                for rec in batch[tp]:
+                    apply(rec)
+            if not caught_up:
+                caught_up = all([await consumer.position(tp) >= ends[tp] for tp in parts])
+            after_poll(caught_up)
     finally:
         await consumer.stop()
 

@@ -23,7 +23,6 @@ import logging
 from datetime import datetime
 from typing import Awaitable, Callable
 
-from aiokafka import AIOKafkaConsumer
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 
@@ -132,29 +131,17 @@ class SuspensionFollower:
                 delay = min(delay * 2, self.max_retry_seconds)
 
     async def _follow(self) -> None:
-        from streams.record_replay import topic_partitions
+        from streams.record_replay import follow  # TopicMissing until a role created the topic
 
-        parts = await topic_partitions(self.bootstrap, self.topic)  # TopicMissing until a role created it
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
-                                    auto_offset_reset="earliest", request_timeout_ms=10_000)
-        await consumer.start()
-        try:
-            consumer.assign(parts)
-            await consumer.seek_to_beginning(*parts)
-            ends = await consumer.end_offsets(parts)
-            while True:
-                batch = await consumer.getmany(timeout_ms=500)
-                for records in batch.values():
-                    for rec in records:
-                        self.book.apply(rec.key, rec.value)
-                if not self.book.synced and all([await consumer.position(tp) >= ends[tp] for tp in parts]):
-                    self.book.synced = True
-                    log.info("suspension list read: %d record(s)", len(self.book.all()))
-                SYNCED.set(1 if self.book.synced else 0)
-                ACTIVE.set(self.book.count_active(utcnow()))
-        finally:
-            await consumer.stop()
+        def after_poll(caught_up: bool) -> None:
+            if caught_up and not self.book.synced:
+                self.book.synced = True
+                log.info("suspension list read: %d record(s)", len(self.book.all()))
+            SYNCED.set(1 if self.book.synced else 0)
+            ACTIVE.set(self.book.count_active(utcnow()))
 
+        await follow(self.bootstrap, self.topic, lambda rec: self.book.apply(rec.key, rec.value), after_poll,
+                     request_timeout_ms=10_000)
 
 async def read_suspensions(bootstrap: str, topic: str, timeout: float) -> SuspensionBook | None:
     """The list as the topic holds it now (read once, to the end offsets) - for a short-lived process such as
