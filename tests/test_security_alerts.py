@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -41,6 +40,7 @@ from streams.app import create_app
 from tests.dumpkit import Ctr, DumpBuilder
 from tests.fake_slack import FakeHooks, slack_problem
 from tests.kafkautil import produce, read_all
+from tests.threaded import InThread
 
 REPO = Path(__file__).resolve().parents[1]
 NS, POD = "shop", "frontend-5c7d9-abcde"
@@ -349,30 +349,12 @@ def test_register_without_destinations_is_a_warning(caplog):
     assert "no SOC destination configured" in caplog.text
 
 
-class HooksThread:
-    """FakeHooks on its own loop in a thread, so a synchronous test can run a subprocess beside it."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.hooks = FakeHooks()
-
-    def __enter__(self) -> FakeHooks:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self.hooks.__aenter__(), self.loop).result(10)
-        return self.hooks
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self.hooks.__aexit__(None, None, None), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-
 
 def test_the_sink_role_as_users_run_it_alerts_the_soc(kafka_bootstrap, topic_prefix, tmp_path, dump):
     """`aetherius sink` (a real subprocess, configured by env vars only) sends the SOC an alert for a security
     event on the audit topic, and nothing for the other audit traffic."""
     event, _ = escalation(dump)
-    with HooksThread() as hooks:
+    with InThread(FakeHooks()) as hooks:
         env = {**os.environ, "AETHERIUS_KAFKA__BOOTSTRAP": kafka_bootstrap, "AETHERIUS_KAFKA__TOPIC_PREFIX": topic_prefix,
                "AETHERIUS_KAFKA__PARTITIONS": "2", "AETHERIUS_WORKER__APP_ID": topic_prefix,
                "AETHERIUS_WORKER__DATA_DIR": str(tmp_path / "worker"), "AETHERIUS_LOG_LEVEL": "WARNING",

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 
-import pytest
 
 from agents import runtime as r
 from agents.termination import TerminationReason, check_termination, security_stop
@@ -29,6 +27,7 @@ from tests.kafkautil import produce, run
 from tests.llm_server import Answer, ToolCalls
 from tests.test_runtime import findings, llm_row, planner_wanting, task, turn
 from tests.test_steploop_llm import ServerThread, alert, answer, cluster, llm_env, records, report_for  # noqa: F401
+from tests.threaded import InThread
 from tests.workerproc import WorkerProcess, wait_for
 
 EVIL = "x && sudo cat /etc/shadow"
@@ -88,17 +87,14 @@ class SocThread:
 
     def __init__(self, bootstrap: str, prefix: str) -> None:
         self.bootstrap, self.prefix = bootstrap, prefix
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.hooks = FakeHooks()
+        self.server: InThread[FakeHooks] = InThread(FakeHooks())
         self.task: asyncio.Task | None = None
 
     def __enter__(self) -> "SocThread":
         # As in the sink role: the topics exist before the consumer subscribes (a consumer subscribed to a
         # missing topic only notices it at its next metadata refresh, minutes later).
         run(ensure_topics(KafkaSettings(bootstrap=self.bootstrap, topic_prefix=self.prefix, partitions=2)))
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self.hooks.__aenter__(), self.loop).result(10)
+        self.hooks = self.server.__enter__()
         settings = SinksSettings.model_validate({
             "destinations": {"soc": {"type": "webhook", "url": self.hooks.webhook.url, "secret": "k"}},
             "security_alerts": {"destinations": ["soc"]}})
@@ -112,7 +108,7 @@ class SocThread:
             return asyncio.ensure_future(
                 alerter.run(self.bootstrap, f"{self.prefix}.audit", f"{self.prefix}-sink-security-alerts"))
 
-        self.task = asyncio.run_coroutine_threadsafe(start(), self.loop).result(10)
+        self.task = self.server.call(start())
         return self
 
     def alerts(self) -> list[dict]:
@@ -124,10 +120,8 @@ class SocThread:
                 self.task.cancel()
                 await asyncio.gather(self.task, return_exceptions=True)  # the consumer leaves its group
 
-        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(30)
-        asyncio.run_coroutine_threadsafe(self.hooks.__aexit__(None, None, None), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
+        self.server.call(stop(), timeout=30)
+        self.server.__exit__(*exc)
 
 
 def test_injected_requests_stop_their_tasks_and_reach_the_soc(kafka_bootstrap, topic_prefix, tmp_path, cluster):

@@ -11,9 +11,7 @@ scripted OpenAI-compatible server (tests/llm_server.py) as the model.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import urllib.request
 from collections import Counter
 from pathlib import Path
@@ -25,6 +23,7 @@ from streams.fingerprint import labels_fingerprint
 from tests.dumpkit import DumpBuilder
 from tests.kafkautil import produce, read_all, run
 from tests.llm_server import Answer, LLMTestServer, Slow, ToolCalls
+from tests.threaded import InThread
 from tests.test_rules_categories import healthy_pod
 from tests.workerproc import WorkerProcess, wait_for
 
@@ -32,31 +31,11 @@ pytestmark = pytest.mark.kafka
 PRICES = {"test-cheap": [1.0, 4.0], "test-strong": [10.0, 40.0]}
 
 
-class ServerThread:
+class ServerThread(InThread[LLMTestServer]):
     """LLMTestServer on its own event loop in a thread, so a synchronous test can run a worker beside it."""
 
     def __init__(self, script: list) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.srv = LLMTestServer(script)
-
-    def __enter__(self) -> LLMTestServer:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self.srv.__aenter__(), self.loop).result(10)
-        return self.srv
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self.srv.__aexit__(None, None, None), self.loop).result(10)
-        asyncio.run_coroutine_threadsafe(_cancel_the_rest(), self.loop).result(10)  # e.g. a Slow reply still asleep
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-
-
-async def _cancel_the_rest() -> None:
-    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+        super().__init__(LLMTestServer(script))
 
 
 @pytest.fixture
