@@ -280,14 +280,17 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
                 store.gone(victim.task_id)
             await _shed(victim, sched, announced=announced)
         for queued in admitted:
-            raw = new_task.model_dump(mode="json") if new_task is not None and new_task.id == queued.task_id \
-                else store.body(queued.task_id)
+            arrived = new_task if new_task is not None and new_task.id == queued.task_id else None
+            raw = None if arrived else store.body(queued.task_id)  # read before its row drops the body
             store.running(queued)
-            if raw is None:  # cannot happen unless the rows diverged; say so rather than hang
+            if arrived is not None:  # admitted on arrival: the body is at hand
+                body = arrived.to_bytes()
+            elif raw is not None:
+                body = DiagnosticTask.model_validate(raw).to_bytes()
+            else:  # cannot happen unless the rows diverged; say so rather than hang
                 log.error("admitted task has no stored body", extra={"task_id": queued.task_id})
                 continue
-            await topics.task(queued.priority).send(key=queued.task_id.encode(),
-                                                    value=DiagnosticTask.model_validate(raw).to_bytes())
+            await topics.task(queued.priority).send(key=queued.task_id.encode(), value=body)
         for cluster in {q.cluster_id for q in admitted if q.cluster_id in sched.starts}:
             store.starts(cluster, sched.starts[cluster])
 
