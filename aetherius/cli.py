@@ -13,6 +13,7 @@ import pkgutil
 import sys
 
 from aetherius import commands
+from schemas.settings import SettingsError
 
 
 class CliError(Exception):
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except CliError as exc:
+    except (CliError, SettingsError) as exc:  # bad input or bad configuration: one line, exit 2
         print(f"aetherius {args.command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

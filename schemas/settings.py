@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from schemas.analytics_settings import AnalyticsSettings
@@ -167,5 +167,15 @@ class _YamlFileSource(PydanticBaseSettingsSource):
         return data
 
 
+class SettingsError(ValueError):
+    """The configuration (file or environment) is not valid; the message names every field that is wrong."""
+
+
 def load_settings(**overrides: Any) -> Settings:
-    return Settings(**overrides)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = [f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors()]
+        raise SettingsError("bad configuration: " + "; ".join(problems)) from None
+    except (OSError, ValueError, yaml.YAMLError) as exc:  # the file named by AETHERIUS_CONFIG
+        raise SettingsError("bad configuration: " + " ".join(str(exc).split())) from None

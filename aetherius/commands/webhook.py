@@ -23,10 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from streams.producer import Producer
     from streams.webhook import create_app
 
-    try:
-        settings = load_settings()
-    except Exception as exc:  # a malformed config file or env var: one line, exit 2
-        raise CliError(f"bad configuration: {exc}") from exc
+    settings = load_settings()
     setup_logging(settings.log_level)
     host = args.host or settings.webhook.host
     port = args.port if args.port is not None else settings.webhook.port
