@@ -8,7 +8,8 @@ scheduler -> task view. The decisions are the pure functions of streams.*; this 
 
 Every agent catches everything per record: a record that cannot be parsed or processed goes to the
 dead-letter topic with the reason, and the agent carries on (an exception escaping a Faust agent
-acks the record and can crash-loop the worker).
+acks the record and can crash-loop the worker). Every send and table write goes through streams.emit:
+Faust's producer, without the per-record cost of `topic.send` and `table[key] = value`.
 """
 
 from __future__ import annotations
@@ -34,10 +35,11 @@ from schemas.task import (DiagnosticTask, ResourceInfo, SchedulerCommand, TaskCo
                           TaskStatusChange)
 from streams import correlation, dedup, scheduling
 from streams.app import Topics
-from streams.scheduler_store import SchedulerStore
 from streams.deadletter import dead_letter
+from streams.emit import Emitter
 from streams.normalize import ClusterPolicy, from_alert, from_kube_event
 from streams.priority import PriorityInputs, PriorityRules, assign_priority, bumps, business_impact
+from streams.scheduler_store import SchedulerStore
 from streams.task_state import can_transition
 
 log = logging.getLogger(__name__)
@@ -85,6 +87,7 @@ class Pipeline:
     tasks_table: Any
     limits: scheduling.Limits
     clusters: ClusterPolicy  # replaced when the cluster registry file changes
+    emit: Emitter  # every send and table write of the pipeline's agents (streams.emit says why)
     # What extensions hand each other (e.g. the knowledge base the worker's HTTP routes serve).
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -148,14 +151,16 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
                           system_namespaces=frozenset(p.system_namespaces),
                           cross_cluster_threshold=p.correlation_min_clusters)
     n = settings.kafka.partitions
+    emit = Emitter(app)
     pipe = Pipeline(
         app=app, topics=topics, settings=settings,
         dedup_table=app.Table("dedup", default=None, partitions=n),
         correlation_table=app.Table("correlation", default=None, partitions=n),
-        scheduler=SchedulerStore(app.Table("scheduler", default=None, partitions=1)),
+        scheduler=SchedulerStore(app.Table("scheduler", default=None, partitions=1), emit),
         tasks_table=app.Table("tasks", default=None, partitions=n),
         limits=limits,
         clusters=policy,
+        emit=emit,
     )
     deadletters = topics["deadletter"]
 
@@ -173,7 +178,7 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
         new_state, decision = dedup.observe(state, now=now, status=signal.status,
                                             window_seconds=p.dedup_window_seconds)
         if new_state is not None:
-            pipe.dedup_table[signal.fingerprint] = new_state.model_dump()  # reassign: in-place edits are lost
+            await emit.put(pipe.dedup_table, signal.fingerprint, new_state.model_dump())  # a new value, never in place
         SIGNALS.labels(source=signal.source, decision=decision.value).inc()
         if decision in (dedup.DedupDecision.DUPLICATE, dedup.DedupDecision.STALE_RESOLVE):
             return
@@ -185,7 +190,7 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
         })
         if signal.cluster_defaulted or signal.namespace_defaulted:
             await _config_warning(signal, audit)
-        await topics["signals"].send(key=signal.alertname.encode(), value=signal.to_bytes())
+        await emit.send(topics["signals"], signal.alertname.encode(), signal.to_bytes())
 
     # -- 2. correlation + task creation -----------------------------------------------------------
     async def on_signal(event: faust.EventT) -> None:
@@ -199,14 +204,14 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
                                                      fingerprint=signal.fingerprint,
                                                      window_seconds=p.correlation_window_seconds)
             if new_state is not None:
-                pipe.correlation_table[key] = new_state.model_dump()
+                await emit.put(pipe.correlation_table, key, new_state.model_dump())
             cmd = SchedulerCommand(action="resolve", fingerprint=signal.fingerprint, reason="alert resolved")
-            await topics["task.queue"].send(key=signal.fingerprint.encode(), value=cmd.to_bytes())
+            await emit.send(topics["task.queue"], signal.fingerprint.encode(), cmd.to_bytes())
             return
         new_state, decision = correlation.observe_firing(
             state, now=now, cluster_id=signal.cluster_id, fingerprint=signal.fingerprint,
             window_seconds=p.correlation_window_seconds, min_clusters=p.correlation_min_clusters)
-        pipe.correlation_table[key] = new_state.model_dump()
+        await emit.put(pipe.correlation_table, key, new_state.model_dump())
         impact = business_impact(p.business_impact, signal.namespace,
                                  signal.labels.get("service") or signal.labels.get("app", ""),
                                  p.default_business_impact)
@@ -225,14 +230,14 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
                 clusters=sorted(members), member_fingerprints=[m.fingerprint for m in members.values()],
                 window_start=datetime.fromtimestamp(min(m.last_seen for m in members.values()), timezone.utc))
             INCIDENTS.inc()
-            await topics["incidents"].send(key=signal.alertname.encode(), value=incident.to_bytes())
+            await emit.send(topics["incidents"], signal.alertname.encode(), incident.to_bytes())
             task = _new_task(str(uuid.uuid5(TASK_NS, f"incident:{incident.incident_id}")), signal, priority,
                              settings, meta, incident=incident)
         else:
             task = _new_task(task_id_for(signal.fingerprint, epoch(signal.first_seen)), signal, priority,
                              settings, meta)
         cmd = SchedulerCommand(action="enqueue", task=task)
-        await topics["task.queue"].send(key=task.id.encode(), value=cmd.to_bytes())
+        await emit.send(topics["task.queue"], task.id.encode(), cmd.to_bytes())
 
     # -- 3. scheduler: limits, queue order, shedding ------------------------------------------------
     async def on_command(event: faust.EventT) -> None:
@@ -257,15 +262,15 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
                 new_task = task
         elif cmd.action == "finish":
             if sched.finish(cmd.task_id):
-                store.gone(cmd.task_id)
+                await store.gone(cmd.task_id)
         elif cmd.action in ("cancel", "resolve"):
             removed = sched.cancel_pending(task_id=cmd.task_id or None, fingerprint=cmd.fingerprint or None)
             for queued in removed:
-                store.gone(queued.task_id)
+                await store.gone(queued.task_id)
                 await _transition(queued.task_id, TaskStatus.CANCELLED, cmd.reason or cmd.action)
         admitted = sched.admit(pipe.limits, now=epoch(cmd.at))
         if new_task is not None and new_task.id in sched.queued:  # it waits: keep its body for admission
-            store.queued(sched.queued[new_task.id], new_task.model_dump(mode="json"))
+            await store.queued(sched.queued[new_task.id], new_task.model_dump(mode="json"))
         QUEUE_DEPTH.set(len(sched.queue))
         RUNNING.set(len(sched.running))
         if new_task is not None:  # the new task's snapshot first, so the view knows it before any later change
@@ -273,16 +278,16 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
             if any(victim.task_id == new_task.id for victim in shed):  # shed on arrival: one failed snapshot
                 snapshot = new_task.model_copy(update={"status": TaskStatus.FAILED,
                                                        "status_reason": _shed_reason(sched)})
-            await topics["task.state"].send(key=snapshot.id.encode(), value=snapshot.to_bytes())
+            await emit.send(topics["task.state"], snapshot.id.encode(), snapshot.to_bytes())
         for victim in shed:
             announced = new_task is not None and victim.task_id == new_task.id
             if not announced:
-                store.gone(victim.task_id)
+                await store.gone(victim.task_id)
             await _shed(victim, sched, announced=announced)
         for queued in admitted:
             arrived = new_task if new_task is not None and new_task.id == queued.task_id else None
             raw = None if arrived else store.body(queued.task_id)  # read before its row drops the body
-            store.running(queued)
+            await store.running(queued)
             if arrived is not None:  # admitted on arrival: the body is at hand
                 body = arrived.to_bytes()
             elif raw is not None:
@@ -290,9 +295,9 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
             else:  # cannot happen unless the rows diverged; say so rather than hang
                 log.error("admitted task has no stored body", extra={"task_id": queued.task_id})
                 continue
-            await topics.task(queued.priority).send(key=queued.task_id.encode(), value=body)
+            await emit.send(topics.task(queued.priority), queued.task_id.encode(), body)
         for cluster in {q.cluster_id for q in admitted if q.cluster_id in sched.starts}:
-            store.starts(cluster, sched.starts[cluster])
+            await store.starts(cluster, sched.starts[cluster])
 
     def _shed_reason(sched: scheduling.Scheduler) -> str:
         return f"shed: queue depth {len(sched.queue)} over the limit {pipe.limits.queue_limit}"
@@ -309,7 +314,7 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
     async def _transition(task_id: str, status: TaskStatus, reason: str) -> None:
         """Status changes for tasks the scheduler holds: the view agent checks legality and applies."""
         change = TaskStatusChange(task_id=task_id, status=status, reason=reason)
-        await topics["task.state"].send(key=task_id.encode(), value=change.to_bytes())
+        await emit.send(topics["task.state"], task_id.encode(), change.to_bytes())
 
     # -- 4. task view: the latest snapshot of every task, legal transitions only ---------------------
     async def on_task_state(event: faust.EventT) -> None:
@@ -328,18 +333,18 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
             new = DiagnosticTask.model_validate(body)
             current = pipe.task(new.id)
         if current is not None and current.status == new.status:
-            pipe.tasks_table[new.id] = new.model_dump(mode="json")  # same status: a detail update
+            await emit.put(pipe.tasks_table, new.id, new.model_dump(mode="json"))  # same status: a detail update
             return
         if current is not None and not can_transition(current.status, new.status):
             ILLEGAL.inc()
             log.warning("refused illegal transition %s -> %s", current.status.value, new.status.value,
                         extra={"task_id": new.id, "cluster_id": new.cluster_id})
             return
-        pipe.tasks_table[new.id] = new.model_dump(mode="json")
+        await emit.put(pipe.tasks_table, new.id, new.model_dump(mode="json"))
         TASKS.labels(status=new.status.value, priority=new.priority.value, cluster=new.cluster_id).inc()
         if new.status.terminal and holds_slot:  # frees its running slot, if it held one
             cmd = SchedulerCommand(action="finish", task_id=new.id, reason=new.status.value)
-            await topics["task.queue"].send(key=new.id.encode(), value=cmd.to_bytes())
+            await emit.send(topics["task.queue"], new.id.encode(), cmd.to_bytes())
 
     if registry is not None:
         _watch_registry(app, pipe, registry, audit)
@@ -384,7 +389,7 @@ def _scheduler_housekeeping(app: faust.App, pipe: Pipeline) -> None:
         sched = pipe.scheduler.cached  # None on workers that do not own the scheduler partition
         if sched is not None and sched.admissible(pipe.limits, now=datetime.now(timezone.utc).timestamp()):
             cmd = SchedulerCommand(action="tick", reason="rate window opened")
-            await pipe.topics["task.queue"].send(key=b"tick", value=cmd.to_bytes())
+            await pipe.emit.send(pipe.topics["task.queue"], b"tick", cmd.to_bytes())
 
 
 def _register(app: faust.App, topics: Topics, name: str, sources: list[faust.TopicT],

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from streams.emit import Emitter
 from streams.scheduling import QueuedTask, Scheduler
 
 log = logging.getLogger(__name__)
@@ -26,8 +27,9 @@ TASK, RATE = "task:", "rate:"
 
 
 class SchedulerStore:
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, emit: Emitter) -> None:
         self.table = table
+        self.emit = emit
         self._state: Scheduler | None = None
 
     def invalidate(self) -> None:
@@ -50,17 +52,17 @@ class SchedulerStore:
         row = self.table.get(TASK + task_id)
         return row.get("task") if row else None
 
-    def queued(self, entry: QueuedTask, body: dict[str, Any]) -> None:
-        self.table[TASK + entry.task_id] = {"entry": entry.model_dump(mode="json"), "task": body}
+    async def queued(self, entry: QueuedTask, body: dict[str, Any]) -> None:
+        await self.emit.put(self.table, TASK + entry.task_id, {"entry": entry.model_dump(mode="json"), "task": body})
 
-    def running(self, entry: QueuedTask) -> None:
-        self.table[TASK + entry.task_id] = {"entry": entry.model_dump(mode="json"), "running": True}
+    async def running(self, entry: QueuedTask) -> None:
+        await self.emit.put(self.table, TASK + entry.task_id, {"entry": entry.model_dump(mode="json"), "running": True})
 
-    def gone(self, task_id: str) -> None:
-        self.table.pop(TASK + task_id, None)  # a tombstone on the changelog
+    async def gone(self, task_id: str) -> None:
+        await self.emit.delete(self.table, TASK + task_id)  # a tombstone on the changelog
 
-    def starts(self, cluster: str, times: list[float]) -> None:
-        self.table[RATE + cluster] = list(times)
+    async def starts(self, cluster: str, times: list[float]) -> None:
+        await self.emit.put(self.table, RATE + cluster, list(times))
 
     def _load(self) -> Scheduler:
         queued: list[QueuedTask] = []

@@ -26,6 +26,7 @@ KNOWN_METRICS = {
     "aetherius_sink_deliveries_total", "aetherius_clickhouse_up", "aetherius_clickhouse_insert_failures_total",
     "aetherius_clickhouse_rows_rejected_total", "aetherius_clickhouse_records_total",
     "aetherius_security_events_total", "aetherius_security_alerts_total", "aetherius_watch_cluster_failing",
+    "aetherius_produce_failures_total",
 }
 
 UNIT_TESTS = {
@@ -44,6 +45,20 @@ UNIT_TESTS = {
                  "exp_alerts": [{"exp_labels": {"severity": "warning"},
                                  "exp_annotations": {"summary": "High task failure rate detected",
                                                      "description": "Task failure rate is 20%"}}]},
+            ],
+        },
+        {   # One changelog record refused -> RecordsUndeliverable, per topic; a topic with none stays quiet.
+            "interval": "1m",
+            "input_series": [
+                {"series": 'aetherius_produce_failures_total{topic="x-dedup-changelog"}', "values": "0 0 1 1 1"},
+                {"series": 'aetherius_produce_failures_total{topic="x.signals"}', "values": "0 0 0 0 0"},
+            ],
+            "alert_rule_test": [
+                {"eval_time": "3m", "alertname": "RecordsUndeliverable",
+                 "exp_alerts": [{"exp_labels": {"severity": "critical", "topic": "x-dedup-changelog"},
+                                 "exp_annotations": {"summary": "Kafka refused records from the pipeline",
+                                                     "description": "1 records for x-dedup-changelog were "
+                                                                    "not delivered in 5 minutes"}}]},
             ],
         },
         {   # 5% failures: quiet.
