@@ -142,8 +142,9 @@ def main() -> None:
     print(f"{'stage':52} {'records/s':>10} {'vs no-op':>9} {'vs floor':>9}")
     for name, rate in rows:
         print(f"{name:52} {rate:10.0f} {rate / noop:8.0%} {rate / floor:8.0%}")
-    print(json.dumps({"noop": round(noop), "floor": round(floor), "emit_floor": round(emit_floor), "signals": round(signal_rate),
-                      "tasks_storm": round(task_rate), "tasks_quiet": round(quiet_rate)}))
+    print(json.dumps({"noop": round(noop), "floor": round(floor), "emit_floor": round(emit_floor),
+                      "signals": round(signal_rate), "tasks_storm": round(task_rate),
+                      "tasks_quiet": round(quiet_rate)}))
 
 
 if __name__ == "__main__":

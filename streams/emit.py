@@ -37,7 +37,7 @@ PRODUCE_FAILURES = Counter("aetherius_produce_failures_total",
 
 
 class Emitter:
-    """Sends and table writes for agents; every method must run inside an agent's iteration over a record."""
+    """Sends (from anywhere in the worker) and table writes (only while an agent processes a record)."""
 
     def __init__(self, app: faust.App) -> None:
         self.app = app
@@ -49,8 +49,7 @@ class Emitter:
         """`table[key] = value`: the in-memory row now, its changelog record on the producer."""
         partition = _source_partition()
         table.data[key] = value
-        await self._produce(table.changelog_topic.get_topic_name(), codecs.dumps(table.key_serializer, key),
-                            codecs.dumps(table.value_serializer, value), partition)
+        await self._changelog(table, key, codecs.dumps(table.value_serializer, value), partition)
 
     async def delete(self, table: Any, key: Any) -> None:
         """`table.pop(key, None)`: nothing to do for an absent row, else a tombstone."""
@@ -58,8 +57,11 @@ class Emitter:
         if key not in table.data:
             return
         del table.data[key]
+        await self._changelog(table, key, None, partition)
+
+    async def _changelog(self, table: Any, key: Any, value: bytes | None, partition: int) -> None:
         await self._produce(table.changelog_topic.get_topic_name(), codecs.dumps(table.key_serializer, key),
-                            None, partition)
+                            value, partition)
 
     async def _produce(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None) -> None:
         delivery = await self.app.producer.send(topic, key, value, partition, None, None)

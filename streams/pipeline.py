@@ -8,8 +8,8 @@ scheduler -> task view. The decisions are the pure functions of streams.*; this 
 
 Every agent catches everything per record: a record that cannot be parsed or processed goes to the
 dead-letter topic with the reason, and the agent carries on (an exception escaping a Faust agent
-acks the record and can crash-loop the worker). Every send and table write goes through streams.emit:
-Faust's producer, without the per-record cost of `topic.send` and `table[key] = value`.
+acks the record and can crash-loop the worker). The agents' forwards and table writes go through
+streams.emit: Faust's producer, without the per-record cost of `topic.send` and `table[key] = value`.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ class Pipeline:
     tasks_table: Any
     limits: scheduling.Limits
     clusters: ClusterPolicy  # replaced when the cluster registry file changes
-    emit: Emitter  # every send and table write of the pipeline's agents (streams.emit says why)
+    emit: Emitter  # the agents' forwards and table writes (streams.emit says why)
     # What extensions hand each other (e.g. the knowledge base the worker's HTTP routes serve).
     extras: dict[str, Any] = field(default_factory=dict)
 
