@@ -8,6 +8,8 @@ YAML can hide a tool, tighten a pattern or restrict roles and clusters, never ad
 
 from __future__ import annotations
 
+import functools
+
 import inspect
 import re
 from collections.abc import Callable, Mapping
@@ -212,13 +214,22 @@ def load_registry(path: str | Path | None = None,
         text = path.read_text()
     except OSError as exc:
         raise RegistryError(f"{path}: cannot read the tool registry: {exc.strerror or exc}") from exc
-    return parse_registry(text, source=str(path), implementations=implementations)
+    if implementations is not None:
+        return parse_registry(text, source=str(path), implementations=implementations)
+    return _parsed(text, str(path))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(text: str, source: str) -> ToolRegistry:
+    """A registry is immutable: the same text parses to the same registry, once per process (every offline
+    diagnosis builds a gateway; parsing the YAML each time was most of a rule-engine diagnosis' time)."""
+    return parse_registry(text, source=source)
 
 
 def parse_registry(text: str, *, source: str = "<registry>",
                    implementations: Mapping[str, Callable[..., Any]] | None = None) -> ToolRegistry:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml when built with it
     except yaml.YAMLError as exc:
         raise RegistryError(f"{source}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("tools"), list):
