@@ -10,15 +10,16 @@ Layout read (missing files simply mean "no objects"):
   DIR/<ns>/podmetrics.json, DIR/nodemetrics.json    optional metrics.k8s.io lists (absent → metrics unavailable)
 
 Files are parsed lazily, once, and cached: a diagnosis touches a handful of files many times, and the
-rule-engine benchmark needs p95 < 100 ms. Callers get deep copies, so nothing they do changes the cache.
+rule-engine benchmark needs p95 < 100 ms. Callers get deep copies (a pickle round trip), so nothing they do changes the cache.
 """
 
 from __future__ import annotations
 
-import copy
+import pickle
 import json
 import re
 from pathlib import Path
+from typing import TypeVar
 
 from agents.cluster.reader import CLUSTER_KINDS, KubeObject, ReaderError, strip_secret_values
 
@@ -38,7 +39,13 @@ _KIND_OF = {
     "validatingwebhookconfigurations": "ValidatingWebhookConfiguration",
     "mutatingwebhookconfigurations": "MutatingWebhookConfiguration",
 }
+T = TypeVar("T")
 _LOG_SECTION = re.compile(r"^==== (START|END) logs for container (\S+) of pod (\S+) ====$", re.M)
+
+
+def _copy(value: T) -> T:
+    """A deep copy of plain JSON data; pickle's C round trip is several times faster than copy.deepcopy."""
+    return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
 
 
 def _safe(value: str, what: str) -> str:
@@ -112,7 +119,7 @@ class DumpReader:
         if label_selector:
             items = [i for i in items if all(((i.get("metadata") or {}).get("labels") or {}).get(k) == v
                                              for k, v in label_selector.items())]
-        return copy.deepcopy(items)
+        return _copy(items)
 
     async def get(self, kind: str, name: str, namespace: str | None = None) -> KubeObject | None:
         kind, name = _safe(kind, "kind"), _safe(name, "name")
@@ -124,7 +131,7 @@ class DumpReader:
             path = self._file(kind, _safe(namespace or "default", "namespace"))
         self._load(path, kind)
         obj = self._by_name[path].get(name)
-        return copy.deepcopy(obj) if obj is not None else None
+        return _copy(obj) if obj is not None else None
 
     async def logs(self, namespace: str, pod: str, container: str | None = None,
                    previous: bool = False, tail_lines: int | None = None) -> str:
@@ -154,7 +161,7 @@ class DumpReader:
             path = self.root / "nodemetrics.json"
         else:
             raise ReaderError(f"metrics are only for 'pods' or 'nodes', not {kind!r}")
-        return copy.deepcopy(self._load(path, "metrics")) if path.is_file() else None
+        return _copy(self._load(path, "metrics")) if path.is_file() else None
 
     # --- helpers -----------------------------------------------------------------------------------------
     @staticmethod
