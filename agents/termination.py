@@ -1,7 +1,7 @@
 """When a diagnosis stops (SRS §5.9.4): one pure function over the task's progress and limits.
 
-The step loop (Kafka) and the in-process LLM loop both call `check_termination` between steps, so a
-task stops for the same reason whichever loop runs it.
+The one step loop (agents/steploop.py, on Kafka in a worker or in memory for the offline CLI) calls
+`check_termination` between steps, so a task stops for the same reason wherever it runs.
 
 Precedence, when several conditions hold at once (the first match wins):
 0. security_violation    - a tool request of this task was refused as a security event (SRS §5.8.5:
@@ -9,13 +9,13 @@ Precedence, when several conditions hold at once (the first match wins):
                            task's planner (rules fed by alert labels, or an LLM fed by cluster text) is
                            steering towards harm: the task stops at once, fails, and goes to a human;
                            no further tool call is made for it. Nothing outranks this. Raised by the
-                           Kafka step loop (agents/runtime.stop_for_security); the in-process loop runs
-                           the offline CLI over LocalExecutor, which has no safety layer to raise one.
+                           step loop (agents/runtime.stop_for_security) from the gateway's refusal.
 1. manual_stop           - an operator's cancel is obeyed even if an answer arrived at the same time:
                            the cancel API promises "cancelled", so that is what the task ends as.
 2. root_cause_identified - a confident answer (>= 0.85) is a complete result whichever limit was
                            crossed on the way to it; calling it "partial" would hide a good diagnosis.
-3. budget_exceeded       - money is the hardest limit and the admin must hear about it.
+3. budget_exceeded       - money is the hardest limit and the admin must hear about it (only once something
+                           was spent: a $0 budget allows no model call, but the free rule engine still runs).
 4. timeout               - the time is up; partial results are kept.
 5. too_many_errors       - 3 consecutive failed steps: the evidence is broken, the task fails and
                            goes to a human rather than being dressed up as a partial success.
@@ -125,7 +125,7 @@ def check_termination(
     if confidence is not None and confidence >= confidence_threshold:
         return Termination(reason=TerminationReason.ROOT_CAUSE_IDENTIFIED, status=TaskStatus.COMPLETED,
                            result_status="completed")
-    if cost_usd >= limits.budget_usd:
+    if cost_usd > 0 and cost_usd >= limits.budget_usd:  # nothing spent, nothing to stop: $0 means "rules only"
         return Termination(reason=TerminationReason.BUDGET_EXCEEDED, status=TaskStatus.COMPLETED,
                            result_status="stopped_by_budget", partial=True, notify_admin=True,
                            note=f"task cost ${cost_usd:.4f} reached its budget ${limits.budget_usd:.2f}")
