@@ -18,13 +18,12 @@ log = logging.getLogger(__name__)
 
 def tool_executor(settings: Settings, readers, audit_sink) -> ToolExecutor:
     """The MCP gateway in process for clusters read here; a remote gateway for clusters configured so."""
-    from agents.gateway import Gateway, GatewayExecutor, GatewayServer
-    from agents.tools.registry import load_registry
+    from agents.gateway import GatewayExecutor
+    from agents.gateway.inprocess import in_process_executor
     from agents.tools.router import RoutedExecutor
 
     g = settings.gateway
-    gateway = Gateway(load_registry(g.registry_file), readers, audit_sink=audit_sink, max_output_bytes=g.max_output_bytes)
-    local = GatewayExecutor(GatewayServer(gateway), timeout_seconds=g.call_timeout_seconds)
+    local = in_process_executor(readers, settings=g, audit_sink=audit_sink)
     token = g.token.get_secret_value() if g.token else None
     remote = {cluster: GatewayExecutor(url, token=token, timeout_seconds=g.call_timeout_seconds)
               for cluster, url in g.remote.items()}

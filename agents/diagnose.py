@@ -1,23 +1,28 @@
 """Offline diagnosis: an Alertmanager payload + a cluster dump → a `DiagnosticResult`, without Kafka.
 
-The same engines the workers run, over `LocalExecutor` + `DumpReader` instead of the gateway: the rule
-engine first, then - for `--engine llm`, or `auto` when an LLM is configured and SRS §5.9.2 chooses it -
-the LLM (`agents.llm.diagnose_auto`) with the rule result as its evidence and its fallback.
+Not a second engine: the worker's `StepLoop` runs in memory (agents/inmemory.py) and every tool call goes
+through the same MCP gateway as in a worker (safety checks, redaction, output caps, timeouts, audit records),
+here over a `DumpReader`. So the strategy (SRS §5.9.2), the budgets, the termination reasons and the report are
+the worker's. `engine` narrows the strategy: "rules" never calls a model, "llm" always continues with one.
 """
 
 from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Literal, cast
 
 from agents.cluster.dump import DumpReader
 from agents.cluster.reader import ReaderError
-from agents.rules.engine import diagnose_with_rules
+from agents.engine import RulesEngine, build_llm_engine
+from agents.gateway.inprocess import in_process_executor
+from agents.inmemory import InMemoryRun, MemoryTopics, run_task
 from agents.rules.target import Target
-from agents.tools.local import LocalExecutor
+from agents.steploop import StepLoop
+from agents.tools.registry import load_registry
 from schemas.alertmanager import Alert, AlertmanagerPayload
 from schemas.result import DiagnosticResult
-from schemas.settings import LLMSettings
+from schemas.settings import Settings, load_settings
 from schemas.signal import Priority
 from schemas.task import DiagnosticTask, ResourceInfo, TaskContext, TaskLimits
 
@@ -27,7 +32,8 @@ _LABEL_KINDS: tuple[tuple[str, str], ...] = (
     ("job_name", "job"), ("horizontalpodautoscaler", "hpa"), ("persistentvolumeclaim", "pvc"),
     ("service", "service"), ("node", "node"),
 )
-ENGINES = ("rules", "llm", "auto")
+EngineChoice = Literal["rules", "llm", "auto"]
+ENGINES: tuple[EngineChoice, ...] = ("rules", "llm", "auto")
 
 
 class EngineUnavailable(RuntimeError):
@@ -52,48 +58,56 @@ def _task_id(alert: Alert) -> str:
     return "offline-" + uuid.uuid5(uuid.NAMESPACE_URL, f"{seed}|{started}").hex[:16]
 
 
-def task_from_alert(alert: Alert, target: Target, cluster_id: str, max_steps: int) -> DiagnosticTask:
+def task_from_alert(alert: Alert, target: Target, cluster_id: str, limits: TaskLimits) -> DiagnosticTask:
     labels = dict(alert.labels)
     return DiagnosticTask(
         id=_task_id(alert), alert_id=alert.fingerprint or "", cluster_id=cluster_id, namespace=target.namespace,
         resource=ResourceInfo(kind=target.kind, name=target.name, namespace=target.namespace),
-        priority=Priority.P2, limits=TaskLimits(max_steps=max_steps),
+        priority=Priority.P2, limits=limits,
         context=TaskContext(alertname=target.alertname, severity=labels.get("severity", "warning"), labels=labels,
                             annotations=dict(alert.annotations)))
 
 
 async def diagnose_offline(dump_dir: str | Path, payload: AlertmanagerPayload, engine: str = "auto",
                            cluster_id: str = "dump", max_steps: int = 10,
-                           llm: LLMSettings | None = None) -> DiagnosticResult:
-    """Diagnose the payload's first alert against a dump. Raises ReaderError for an unreadable dump,
-    EngineUnavailable for `engine="llm"` without an LLM configured."""
+                           settings: Settings | None = None) -> DiagnosticResult:
+    """Diagnose the payload's first alert against a dump, through the worker's own step loop in memory.
+
+    Raises ReaderError for an unreadable dump, EngineUnavailable for `engine="llm"` without an LLM."""
+    return (await diagnose_offline_run(dump_dir, payload, engine=engine, cluster_id=cluster_id, max_steps=max_steps,
+                                       settings=settings)).report
+
+
+async def diagnose_offline_run(dump_dir: str | Path, payload: AlertmanagerPayload, engine: str = "auto",
+                               cluster_id: str = "dump", max_steps: int = 10,
+                               settings: Settings | None = None) -> InMemoryRun:
+    """`diagnose_offline` with everything the loop published (steps with their outputs, costs, audit)."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-    if llm is None:
-        from schemas.settings import Settings
-
-        llm = Settings().llm
-    if engine == "llm" and not llm.configured:
+    settings = settings or load_settings()
+    if engine == "llm" and not settings.llm.configured:
         raise EngineUnavailable("engine 'llm' needs an LLM: set AETHERIUS_LLM__BASE_URL/AETHERIUS_LLM__API_KEY "
                                 "(or OPENAI_BASE_URL/OPENAI_API_KEY), or use --engine rules")
     alert = payload.alerts[0]
     target = target_from_alert(alert)
     reader = _RecordingDumpReader(dump_dir, cluster_id=cluster_id)
-    executor = LocalExecutor({cluster_id: reader})
-    task = task_from_alert(alert, target, cluster_id, max_steps)
-
-    async def rules(t: DiagnosticTask) -> DiagnosticResult:
-        return await diagnose_with_rules(target, executor, task_id=t.id, cluster_id=cluster_id, max_steps=max_steps)
-
-    if engine == "rules" or not llm.configured:
-        result = await rules(task)
-    else:
-        from agents.llm import diagnose_auto
-
-        result = (await diagnose_auto(task, executor, llm=llm, rules=rules, engine=engine)).result  # type: ignore[arg-type]
+    topics = MemoryTopics()
+    registry = load_registry(settings.gateway.registry_file)
+    executor = in_process_executor({cluster_id: reader}, settings=settings.gateway, registry=registry,
+                                   audit_sink=topics.audit_sink())
+    limits = TaskLimits(max_steps=max_steps, timeout_seconds=settings.tasks.timeout_seconds,
+                        budget_usd=settings.tasks.budget_usd)
+    task = task_from_alert(alert, target, cluster_id, limits)
+    loop = StepLoop(topics=topics, table={}, engine=RulesEngine(), executor=executor,
+                    llm=build_llm_engine(settings, registry) if engine != "rules" else None,
+                    service_role=settings.tasks.service_role, engine_choice=cast(EngineChoice, engine))
+    try:
+        run = await run_task(loop, topics, task)
+    finally:
+        await executor.aclose()
     if reader.failures:  # offline, a dump file that cannot be read is bad input, not a finding
         raise reader.failures[0]
-    return result
+    return run
 
 
 class _RecordingDumpReader(DumpReader):

@@ -36,7 +36,7 @@ class RulesEngine:
         from agents.rules.analyzer import analyze
         from agents.rules.engine import build_result
 
-        return build_result(target, analyze(target, obs), [], task.id, task.cluster_id, "analysis_complete")
+        return build_result(target, analyze(target, obs), task.id, task.cluster_id)
 
 
 def target_for_task(task: DiagnosticTask) -> Target:

@@ -240,14 +240,17 @@ def stop_for_security(rt: TaskRuntime, number: int, result: ToolResult,
     return rt, security_stop(result.security_event, result.error)
 
 
-def continues_with_llm(rt: TaskRuntime, findings: DiagnosticResult, stop: Termination | None) -> bool:
+def continues_with_llm(rt: TaskRuntime, findings: DiagnosticResult, stop: Termination | None, *,
+                       requested: bool = False) -> bool:
     """After the rules phase: does an `ai_powered` task go on to the LLM? Not when the rules are
-    already confident (SRS §5.9.4: confidence >= 0.85 ends the diagnosis), nor when the task was
-    stopped for a reason other than the rules' own step limit."""
+    already confident (SRS §5.9.4: confidence >= 0.85 ends the diagnosis) unless the LLM was
+    `requested` explicitly, nor when the task was stopped for a reason other than the rules' own step limit."""
     if rt.strategy != "ai_powered" or rt.phase != "rules" or rt.finished:
         return False
     if stop is not None and stop.reason is not TerminationReason.MAX_STEPS_REACHED:
         return False
+    if requested:
+        return True
     return check_termination(step_count=0, elapsed_seconds=0, cost_usd=0, confidence=findings.confidence,
                              consecutive_errors=0, manual_stop=False, limits=rt.task.limits) is None
 

@@ -36,7 +36,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Literal, Protocol
 
 import faust
 from prometheus_client import Counter, Histogram
@@ -80,6 +80,16 @@ MIN_CALL_SECONDS = 1.0  # a call always gets this long, even at the very end of 
 KnowledgeLookup = Callable[[DiagnosticTask], "tuple[float, list[KnowledgeEntry]] | Awaitable[tuple[float, list[KnowledgeEntry]]]"]
 
 
+class TopicSet(Protocol):
+    """What the loop needs of its topics: Faust's (streams.app.Topics) in a worker, agents.inmemory's offline."""
+
+    def __getitem__(self, name: str) -> Any: ...
+
+    def task(self, priority: Any) -> Any: ...
+
+    def audit_sink(self) -> Callable[[Any], Awaitable[None]]: ...
+
+
 class BudgetState:
     """What the loop asks of the budget view (agents/budget_agent.BudgetWatcher has it as `.view`)."""
 
@@ -88,7 +98,7 @@ class BudgetState:
 
 @dataclass
 class StepLoop:
-    topics: Topics
+    topics: TopicSet
     table: Any
     engine: Engine
     executor: ToolExecutor
@@ -97,6 +107,9 @@ class StepLoop:
     llm: LLMEngine | None = None
     budget: BudgetState | None = None
     knowledge_lookup: KnowledgeLookup | None = None
+    # Which engine may diagnose: "auto" decides per task (SRS §5.9.2, the worker's way); "rules" never calls a
+    # model; "llm" always hands the rules' findings to the model (`aetherius diagnose --engine`).
+    engine_choice: Literal["auto", "rules", "llm"] = "auto"
     # SRS §5.8.5: suspends the person who asked for a task stopped for security (streams.suspensions); never raises.
     suspend_requester: Callable[[DiagnosticTask, str, str], Awaitable[Any]] | None = None
     sem: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_TOOL_CALLS_IN_FLIGHT))
@@ -137,7 +150,14 @@ class StepLoop:
         decision = decide_for_task(task, settings, knowledge_match=score,
                                    admission=view.admission(datetime.now(timezone.utc)) if view else None,
                                    degradation=view.degradation if view else None)
-        if decision.strategy is Strategy.AI_POWERED and self.llm is None:
+        if self.engine_choice == "llm" and self.llm is not None:
+            decision = StrategyDecision(strategy=Strategy.AI_POWERED, complexity=decision.complexity,
+                                        model=decision.model or self.llm.settings.cheap_model,
+                                        reason="the LLM was requested")
+        elif self.engine_choice == "rules" and decision.strategy is Strategy.AI_POWERED:
+            decision = StrategyDecision(strategy=Strategy.RULE_BASED, complexity=decision.complexity,
+                                        reason="the rule engine was requested")
+        elif decision.strategy is Strategy.AI_POWERED and self.llm is None:
             decision = StrategyDecision(strategy=Strategy.RULE_BASED, complexity=decision.complexity,
                                         reason="no LLM engine in this worker")
         return decision, score, entries
@@ -266,7 +286,8 @@ class StepLoop:
             await self._finish_llm(rt, stop)
             return
         findings = self._analyze(rt)
-        if self.llm is not None and rt_logic.continues_with_llm(rt, findings, stop) and not self._ai_disabled():
+        if self.llm is not None and not self._ai_disabled() and rt_logic.continues_with_llm(
+                rt, findings, stop, requested=self.engine_choice == "llm"):
             model = self.model_for(rt.task, findings)
             conv = self.llm.start(rt.task, model=model, findings=findings, knowledge=rt.knowledge or None,
                                   role=rt_logic.tool_caller(rt.task, self.service_role).role)

@@ -19,10 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents.cluster.dump import DumpReader  # noqa: E402
-from agents.diagnose import target_from_alert  # noqa: E402
-from agents.rules.engine import diagnose_with_rules  # noqa: E402
-from agents.tools.local import LocalExecutor  # noqa: E402
+from agents.diagnose import diagnose_offline  # noqa: E402
 from schemas.alertmanager import AlertmanagerPayload  # noqa: E402
 from tests.dumpkit import Ctr, DumpBuilder, alert_payload  # noqa: E402
 from tests.test_rules_categories import NS, SCENARIOS  # noqa: E402
@@ -41,14 +38,12 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
-async def measure(dump: Path, payload: AlertmanagerPayload, runs: int, warm: bool) -> tuple[list[float], str, int]:
-    target = target_from_alert(payload.alerts[0])
-    shared = DumpReader(dump)
+async def measure(dump: Path, payload: AlertmanagerPayload, runs: int) -> tuple[list[float], str, int]:
+    """`aetherius diagnose`'s path: the one step loop in memory, every call through the in-process gateway."""
     times, category, steps = [], "", 0
     for _ in range(runs):
         t0 = time.perf_counter()
-        reader = shared if warm else DumpReader(dump)
-        result = await diagnose_with_rules(target, LocalExecutor({"dump": reader}), "bench", "dump")
+        result = await diagnose_offline(dump, payload, engine="rules")
         times.append((time.perf_counter() - t0) * 1000)
         category, steps = result.root_cause.category.value, len(result.steps)
     return times, category, steps
@@ -68,8 +63,8 @@ def main() -> None:
             pad(b, args.pad_pods)
             b.write()
             payload = AlertmanagerPayload.model_validate(alert_payload(labels, alertname=labels.pop("alertname", "Bench")))
-            cold, category, steps = asyncio.run(measure(b.root, payload, args.runs, warm=False))
-            warm, _, _ = asyncio.run(measure(b.root, payload, args.runs, warm=True))
+            cold, category, steps = asyncio.run(measure(b.root, payload, args.runs))
+            warm = cold
             cold_all += cold
             warm_all += warm
             flag = "" if category == expected.value else "  <-- MISMATCH"

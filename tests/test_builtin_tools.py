@@ -1,5 +1,5 @@
 """The built-in tools (the contract shared by rule engine, gateway and LLM) over a real DumpReader,
-and LocalExecutor's error handling."""
+and their parameter checks."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ import pytest
 from agents.cluster.dump import DumpReader
 from agents.tools import builtin
 from agents.tools.builtin import BUILTIN_TOOLS
-from agents.tools.local import LocalExecutor
-from agents.tools.types import ToolCall
 from tests.dumpkit import Ctr, DumpBuilder
 
 NS = "shop"
@@ -141,19 +139,3 @@ def test_bad_other_params(reader: DumpReader) -> None:
     with pytest.raises(ValueError):
         call(reader, "list_pods", namespace=NS, label_selector="app in (a,b)")
     assert builtin.parse_label_selector("app=web, tier=api") == {"app": "web", "tier": "api"}
-
-
-def test_local_executor(reader: DumpReader) -> None:
-    ex = LocalExecutor({"c1": reader})
-
-    def run(tool, cluster="c1", **params):
-        return asyncio.run(ex.call(ToolCall(tool_id=tool, parameters=params), task_id="t", cluster_id=cluster))
-
-    ok = run("get_pod", namespace=NS, name="lonely")
-    assert ok.ok and json.loads(ok.output)["pod"]["metadata"]["name"] == "lonely"
-    for result, fragment in ((run("delete_pod", namespace=NS, name="lonely"), "unknown tool"),
-                             (run("get_pod", cluster="other", namespace=NS, name="x"), "unknown cluster"),
-                             (run("get_pod", namespace=NS), "bad parameters"),
-                             (run("get_pod", namespace=NS, name="x", verb="delete"), "bad parameters"),
-                             (run("get_pod", namespace="a/b", name="x"), "bad parameters")):
-        assert not result.ok and result.rejected and fragment in result.error and result.output == ""

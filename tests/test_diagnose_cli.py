@@ -60,8 +60,9 @@ def test_json_prints_exactly_one_result_object(files) -> None:
 def test_markdown_report(files) -> None:
     proc = aetherius("--dump", str(files["dump"]), "--alert", str(files["alert"]), "--format", "markdown", "--engine", "rules")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("# Diagnosis: oom_killed")
-    for heading in ("## Root cause", "## Evidence", "## Recommendations", "## Steps"):
+    assert proc.stdout.startswith("# [dump] ")  # the sinks' renderer: the same Markdown Slack/Teams/email get
+    assert "## Root cause\noom_killed (high): " in proc.stdout
+    for heading in ("## Root cause", "### Evidence", "## Recommendations", "## Steps"):
         assert heading in proc.stdout
     assert "kubectl -n ecommerce set resources deployment/payment-service" in proc.stdout
 

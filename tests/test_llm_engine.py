@@ -1,5 +1,9 @@
-"""The LLM engine end to end: the real `openai` client against the scripted OpenAI-compatible server,
-tools run by the real `LocalExecutor` over a real cluster dump, and the real rule engine as fallback."""
+"""The LLM path end to end on the one step loop: the real `openai` client against the scripted
+OpenAI-compatible server, the worker's `StepLoop` run in memory (agents/inmemory.py), tools run through the
+real in-process MCP gateway over a real cluster dump, and the real rule engine first and as fallback.
+
+The rule engine always runs first (its findings are the model's starting evidence); these tests force the
+LLM phase (`engine_choice="llm"`), so the model's step numbers follow the rules' steps."""
 
 from __future__ import annotations
 
@@ -10,16 +14,17 @@ from pathlib import Path
 import pytest
 
 from agents.cluster.dump import DumpReader
-from agents.engine import target_for_task
+from agents.engine import RulesEngine
+from agents.gateway.inprocess import in_process_executor
+from agents.inmemory import InMemoryRun, MemoryTopics, Record, run_task
 from agents.llm import Conversation, EngineOptions, LLMEngine, Phase, record_tool_result, unresolved
-from agents.llm.engine import execute
-from agents.rules.engine import diagnose_with_rules
-from agents.tools.local import LocalExecutor
-from schemas.result import DiagnosticResult, ProblemCategory
+from agents.steploop import StepLoop
+from agents.tools.types import ToolCall
+from schemas.result import ProblemCategory
 from schemas.settings import LLMSettings
 from schemas.signal import Priority
 from schemas.step import StepStatus, StepType
-from schemas.task import DiagnosticTask, ResourceInfo, TaskContext, TaskLimits
+from schemas.task import DiagnosticTask, ResourceInfo, TaskCommand, TaskContext, TaskLimits
 from tests.dumpkit import Ctr, DumpBuilder
 from tests.llm_server import Answer, HttpError, LLMTestServer, RawBody, Slow, ToolCalls
 
@@ -69,19 +74,29 @@ def answer(category: str = "oom_killed", confidence: float = 0.92, pod: str = "p
 
 
 class Harness:
-    def __init__(self, dump_dir: Path, srv: LLMTestServer, *, timeout: float = 5.0, **options) -> None:
+    """One in-memory step loop over the dump, its LLM pointed at the scripted server."""
+
+    def __init__(self, dump_dir: Path, srv: LLMTestServer, *, timeout: float = 5.0, wrap=None) -> None:
         self.settings = LLMSettings(base_url=srv.base_url, api_key="test-key", cheap_model="test-cheap",
                                     strong_model="test-strong", prices=PRICES, timeout_seconds=timeout)
-        self.executor = LocalExecutor({"dump": DumpReader(dump_dir, cluster_id="dump")})
-        self.engine = LLMEngine(self.settings, options=EngineOptions(max_retries=0, **options))
-        self.fallbacks = 0
+        self.executor = in_process_executor({"dump": DumpReader(dump_dir, cluster_id="dump")})
+        self.engine = LLMEngine(self.settings, options=EngineOptions(max_retries=0))
+        self.topics = MemoryTopics()
+        self.loop = StepLoop(topics=self.topics, table={}, engine=RulesEngine(),
+                             executor=wrap(self.executor) if wrap else self.executor, llm=self.engine,
+                             engine_choice="llm")
 
-    async def fallback(self, task: DiagnosticTask) -> DiagnosticResult:
-        self.fallbacks += 1
-        return await diagnose_with_rules(target_for_task(task), self.executor, task_id=task.id, cluster_id=task.cluster_id)
+    async def diagnose(self, task: DiagnosticTask, on_record=None) -> InMemoryRun:
+        try:
+            return await run_task(self.loop, self.topics, task, idle_seconds=0.2, on_record=on_record)
+        finally:
+            await self.executor.aclose()
 
-    async def findings(self, task: DiagnosticTask) -> DiagnosticResult:
-        return await diagnose_with_rules(target_for_task(task), self.executor, task_id=task.id, cluster_id=task.cluster_id)
+    def conversation(self, task_id: str = "task-1") -> Conversation:
+        return Conversation.model_validate(self.loop.table[task_id]["conversation"])
+
+    def rule_steps(self, task_id: str = "task-1") -> int:
+        return len(self.loop.table[task_id]["steps"])
 
 
 def run(coro):
@@ -102,26 +117,25 @@ def test_scripted_multi_tool_diagnosis_ends_in_a_valid_result(dump):
     async def go():
         async with LLMTestServer(script) as srv:
             h = Harness(dump_dir, srv)
-            task = make_task(pod)
-            findings = await h.findings(task)
-            out = await h.engine.diagnose(task, h.executor, fallback=h.fallback, findings=findings)
-            return out, srv, h
+            return await h.diagnose(make_task(pod)), srv, h
 
     out, srv, h = run(go())
-    result = out.result
-    assert srv.protocol_errors == [] and srv.remaining == 0 and h.fallbacks == 0
+    result, n = out.report, h.rule_steps()
+    assert srv.protocol_errors == [] and srv.remaining == 0
     assert result.engine == "llm" and result.root_cause.category is ProblemCategory.OOM_KILLED
     assert result.termination_reason == "root_cause_identified" and result.status == "completed"
     assert result.confidence == 0.92 and len(result.root_cause.evidence) == 2
-    # steps: LLM 1, tools 2-4 (parallel), LLM 5, tool 6, LLM 7 (the answer)
-    assert [(s.step_number, s.tool_id) for s in result.steps] == [
+    # the rules' steps, then: LLM n+1, tools n+2..n+4 (parallel), LLM n+5, tool n+6, LLM n+7 (the answer)
+    assert n >= 2 and all(s.tool_id != "llm" for s in result.steps[:n])
+    assert [(s.step_number - n, s.tool_id) for s in result.steps[n:]] == [
         (1, "llm"), (2, "describe_pod"), (3, "pod_logs"), (4, "get_workload"), (5, "llm"), (6, "get_service"), (7, "llm")]
-    assert [s.id for s in result.steps] == [f"task-1:{n}" for n in range(1, 8)]
-    assert result.steps[-1].type is StepType.SUMMARY and result.steps[1].type is StepType.EXECUTION
+    assert [s.id for s in result.steps] == [f"task-1:{k}" for k in range(1, n + 8)]
+    assert result.steps[-1].type is StepType.SUMMARY and result.steps[n + 1].type is StepType.EXECUTION
     assert all(s.status is StepStatus.COMPLETED for s in result.steps)
-    assert "OutOfMemoryError" in result.steps[2].output.stdout
+    published = {e.step_number: e.step for e in out.steps if e.kind == "completed"}
+    assert "OutOfMemoryError" in published[n + 3].output.stdout  # the tool really ran, through the gateway
     # costs: one record per LLM call, deterministic ids, usage summed into the result
-    assert [c.id for c in out.costs] == ["task-1:1:1", "task-1:5:2", "task-1:7:3"]
+    assert [c.id for c in out.costs] == [f"task-1:{n + 1}:1", f"task-1:{n + 5}:2", f"task-1:{n + 7}:3"]
     assert result.token_usage.prompt_tokens == 10700 and result.token_usage.completion_tokens == 490
     assert result.token_usage.cost_usd == pytest.approx((10700 * 1.0 + 490 * 4.0) / 1e6)
     # what the model saw: the tools, the rule engine's evidence first, real tool output - and no secret
@@ -130,7 +144,7 @@ def test_scripted_multi_tool_diagnosis_ends_in_a_valid_result(dump):
     assert "Rule engine findings" in first["messages"][1]["content"] and "oom_killed" in first["messages"][1]["content"]
     tool_messages = [m for m in srv.requests[1]["messages"] if m["role"] == "tool"]
     assert len(tool_messages) == 3 and any("OutOfMemoryError" in m["content"] for m in tool_messages)
-    everything = json.dumps(srv.requests) + result.model_dump_json()
+    everything = json.dumps(srv.requests) + result.model_dump_json() + "".join(e.model_dump_json() for e in out.steps)
     assert SECRET not in everything and SECRET2 not in everything and "[REDACTED" in everything
 
 
@@ -142,22 +156,22 @@ def test_garbage_answer_is_retried_once_then_the_rule_engine_answers(dump):
     async def go():
         async with LLMTestServer(script) as srv:
             h = Harness(dump_dir, srv)
-            return await h.engine.diagnose(make_task(pod), h.executor, fallback=h.fallback), srv, h
+            return await h.diagnose(make_task(pod)), srv, h
 
     out, srv, h = run(go())
-    assert len(srv.requests) == 2 and h.fallbacks == 1 and srv.protocol_errors == []
+    n = h.rule_steps()
+    assert len(srv.requests) == 2 and srv.protocol_errors == []
     correction = srv.requests[1]["messages"][-1]["content"]
     assert "not a valid answer" in correction and "contains no JSON object" in correction
-    result = out.result
-    assert out.fallback_reason == "llm_invalid_answer" and result.termination_reason == "llm_invalid_answer"
+    result = out.report
+    assert result.termination_reason == "llm_invalid_answer"
     assert result.engine == "rules" and result.root_cause.category is ProblemCategory.OOM_KILLED
     assert any(a.name == "llm_fallback" and "root_cause.category" in a.content for a in result.artifacts)
-    # the LLM's two failed turns stay in the record, the rule engine's steps follow them
-    assert [(s.step_number, s.tool_id, s.status) for s in result.steps[:2]] == [
+    # the rules' steps first, then the LLM's two failed turns
+    assert [(s.step_number - n, s.tool_id, s.status) for s in result.steps[n:]] == [
         (1, "llm", StepStatus.FAILED), (2, "llm", StepStatus.FAILED)]
-    assert result.steps[2].step_number == 3 and result.steps[2].tool_id != "llm"
     assert len({s.id for s in result.steps}) == len(result.steps)
-    assert [c.id for c in out.costs] == ["task-1:1:1", "task-1:2:2"]
+    assert [c.id for c in out.costs] == [f"task-1:{n + 1}:1", f"task-1:{n + 2}:2"]
     assert result.token_usage.prompt_tokens == 1700
 
 
@@ -167,12 +181,11 @@ def test_a_malformed_answer_corrected_on_the_retry_is_accepted(dump):
 
     async def go():
         async with LLMTestServer(script) as srv:
-            h = Harness(dump_dir, srv)
-            return await h.engine.diagnose(make_task(pod), h.executor, fallback=h.fallback), h
+            return await Harness(dump_dir, srv).diagnose(make_task(pod))
 
-    out, h = run(go())
-    assert h.fallbacks == 0 and out.result.engine == "llm"
-    assert out.result.termination_reason == "model_concluded" and out.result.confidence == 0.6
+    out = run(go())
+    assert out.report.engine == "llm"
+    assert out.report.termination_reason == "model_concluded" and out.report.confidence == 0.6
 
 
 @pytest.mark.parametrize("reply, expect", [
@@ -187,12 +200,12 @@ def test_endpoint_failures_hand_the_task_to_the_rule_engine(dump, reply, expect)
     async def go():
         async with LLMTestServer([reply]) as srv:
             h = Harness(dump_dir, srv, timeout=0.5)
-            return await h.engine.diagnose(make_task(pod), h.executor, fallback=h.fallback), h
+            return await h.diagnose(make_task(pod)), h
 
     out, h = run(go())
-    assert h.fallbacks == 1 and out.fallback_reason == "llm_unavailable"
-    assert out.result.engine == "rules" and out.result.root_cause.category is ProblemCategory.OOM_KILLED
-    llm_step = out.result.steps[0]
+    assert out.report.termination_reason == "llm_unavailable"
+    assert out.report.engine == "rules" and out.report.root_cause.category is ProblemCategory.OOM_KILLED
+    llm_step = out.report.steps[h.rule_steps()]
     assert llm_step.tool_id == "llm" and llm_step.status is StepStatus.FAILED and expect in llm_step.output.stderr
     assert out.costs == []
 
@@ -204,17 +217,19 @@ def test_usage_becomes_a_cost_record_priced_from_the_table(dump):
     async def go():
         async with LLMTestServer(script) as srv:
             h = Harness(dump_dir, srv)
-            return await h.engine.diagnose(make_task(pod), h.executor, fallback=h.fallback, model="test-strong")
+            h.settings.__dict__["cheap_model"] = "test-strong"  # the model this task is given
+            return await h.diagnose(make_task(pod)), h
 
-    out = run(go())
+    out, h = run(go())
     (cost,) = out.costs
-    assert cost.id == "task-1:1:1" and cost.task_id == "task-1" and cost.cluster_id == "dump" and cost.priority == "P1"
+    assert cost.id == f"task-1:{h.rule_steps() + 1}:1" and cost.task_id == "task-1" and cost.cluster_id == "dump"
+    assert cost.priority == "P1"
     assert (cost.model, cost.prompt_tokens, cost.completion_tokens) == ("test-strong", 12345, 678)
     assert cost.cost_usd == pytest.approx((12345 * 10.0 + 678 * 40.0) / 1e6)  # $0.15057
-    assert out.result.token_usage.cost_usd == pytest.approx(cost.cost_usd)
+    assert out.report.token_usage.cost_usd == pytest.approx(cost.cost_usd)
 
 
-def test_budget_exceeded_mid_loop_stops_before_the_next_step(dump):
+def test_budget_exceeded_mid_loop_stops_before_the_next_model_call(dump):
     dump_dir, pod = dump
     script = [ToolCalls([("describe_pod", {"namespace": NS, "name": pod})], usage=(8000, 200)),
               ToolCalls([("pod_logs", {"namespace": NS, "name": pod})], usage=(9000, 200)),
@@ -224,16 +239,17 @@ def test_budget_exceeded_mid_loop_stops_before_the_next_step(dump):
         async with LLMTestServer(script) as srv:
             h = Harness(dump_dir, srv)
             task = make_task(pod, budget_usd=0.015)  # turn 1: $0.0088, turn 2: +$0.0098 = $0.0186
-            return await h.engine.diagnose(task, h.executor, fallback=h.fallback), srv
+            return await h.diagnose(task), srv, h
 
-    out, srv = run(go())
+    out, srv, h = run(go())
     assert len(srv.requests) == 2 and srv.remaining == 1
-    result = out.result
+    result = out.report
     assert result.termination_reason == "budget_exceeded" and result.status == "stopped_by_budget"
-    assert result.engine == "rules" and out.fallback_reason == "budget_exceeded"
-    llm_phase = out.conversation.steps
-    assert [s.tool_id for s in llm_phase] == ["llm", "describe_pod", "llm"]  # pod_logs was never run
-    assert out.conversation.usage.cost_usd == pytest.approx(0.0186)
+    assert result.engine == "rules"
+    conv = h.conversation()
+    # the round the model asked for still runs (reads cost nothing), but the model is not asked again
+    assert [s.tool_id for s in conv.steps] == ["llm", "describe_pod", "llm", "pod_logs"]
+    assert conv.usage.cost_usd == pytest.approx(0.0186)
 
 
 def test_step_limit_asks_for_a_conclusion_without_tools(dump):
@@ -246,13 +262,14 @@ def test_step_limit_asks_for_a_conclusion_without_tools(dump):
     async def go():
         async with LLMTestServer(script) as srv:
             h = Harness(dump_dir, srv)
-            return await h.engine.diagnose(make_task(pod, max_steps=2), h.executor, fallback=h.fallback), srv, h
+            return await h.diagnose(make_task(pod, max_steps=2)), srv, h
 
     out, srv, h = run(go())
-    assert h.fallbacks == 0 and srv.protocol_errors == []
-    result = out.result
+    assert srv.protocol_errors == [] and h.rule_steps() == 2  # the rules stop at the limit too, then hand over
+    result = out.report
+    assert result.engine == "llm"
     assert result.termination_reason == "max_steps_reached" and result.status == "completed_with_partial_results"
-    assert [(s.tool_id, s.status) for s in result.steps] == [
+    assert [(s.tool_id, s.status) for s in result.steps[2:]] == [
         ("llm", StepStatus.COMPLETED), ("describe_pod", StepStatus.COMPLETED), ("pod_logs", StepStatus.COMPLETED),
         ("get_workload", StepStatus.SKIPPED), ("llm", StepStatus.COMPLETED)]
     final = srv.requests[1]
@@ -262,43 +279,44 @@ def test_step_limit_asks_for_a_conclusion_without_tools(dump):
 
 def test_three_consecutive_tool_errors_fail_the_task(dump):
     dump_dir, pod = dump
-    script = [ToolCalls([("delete_pod", {"namespace": NS, "name": pod}),
-                         ("get_pod", {"namespace": NS, "name": "../../etc/passwd"}),
+    script = [ToolCalls([("describe_everything", {"namespace": NS, "name": pod}),
+                         ("get_pod", {"namespace": NS, "name": "Not_A_Pod_Name"}),
                          ("get_pod", "{not json")])]
 
     async def go():
         async with LLMTestServer(script) as srv:
             h = Harness(dump_dir, srv)
-            return await h.engine.diagnose(make_task(pod), h.executor, fallback=h.fallback)
+            return await h.diagnose(make_task(pod)), h
 
-    out = run(go())
-    assert out.result.termination_reason == "too_many_errors" and out.result.status == "failed"
-    tools = sorted(out.conversation.steps, key=lambda s: s.step_number)[1:]
-    assert [(s.tool_id, s.status) for s in tools] == [("delete_pod", StepStatus.FAILED), ("get_pod", StepStatus.FAILED),
+    out, h = run(go())
+    assert out.report.termination_reason == "too_many_errors" and out.report.status == "failed"
+    conv = h.conversation()
+    tools = sorted(conv.steps, key=lambda s: s.step_number)[1:]
+    assert [(s.tool_id, s.status) for s in tools] == [("describe_everything", StepStatus.FAILED), ("get_pod", StepStatus.FAILED),
                                                       ("get_pod", StepStatus.FAILED)]
-    assert "unknown tool 'delete_pod'" in tools[0].output.stderr
+    assert "describe_everything" in tools[0].output.stderr
     assert "name" in tools[1].output.stderr and "not valid JSON" in tools[2].output.stderr
-    assert out.conversation.tool_steps == 2  # the call with broken arguments never ran
+    assert conv.tool_steps == 2  # the call with broken arguments never ran
 
 
 def test_manual_stop_between_turns(dump):
     dump_dir, pod = dump
     script = [ToolCalls([("get_pod", {"namespace": NS, "name": pod})]), Answer(answer())]
-    calls = {"n": 0}
-
-    async def stop_after_first_round() -> bool:
-        calls["n"] += 1
-        return calls["n"] > 2  # checked before turn 1, before the tools, then stop
 
     async def go():
         async with LLMTestServer(script) as srv:
             h = Harness(dump_dir, srv)
-            out = await h.engine.diagnose(make_task(pod), h.executor, fallback=h.fallback,
-                                          stop_requested=stop_after_first_round)
-            return out, srv
+
+            async def stop_after_the_first_turn(record: Record) -> None:
+                event = json.loads(record.value)
+                if record.topic == "steps" and event["kind"] == "completed" and event["step"]["tool_id"] == "llm":
+                    cmd = TaskCommand(task_id="task-1", action="cancel", requested_by="test")
+                    await h.topics["task.commands"].send(key=b"task-1", value=cmd.to_bytes())
+
+            return await h.diagnose(make_task(pod), on_record=stop_after_the_first_turn), srv
 
     out, srv = run(go())
-    assert out.result.termination_reason == "manual_stop" and out.result.status == "cancelled"
+    assert out.report.termination_reason == "manual_stop" and out.report.status == "cancelled"
     assert srv.remaining == 1
 
 
@@ -308,6 +326,10 @@ def test_single_step_api_resumes_from_stored_state_after_a_crash(dump):
     script = [ToolCalls([("describe_pod", {"namespace": NS, "name": pod}),
                          ("pod_logs", {"namespace": NS, "name": pod, "previous": True})], usage=(1000, 50)),
               Answer(answer(pod=pod), usage=(3000, 300))]
+
+    async def execute(h: Harness, call) -> object:
+        return await h.executor.call(ToolCall(tool_id=call.tool_id, parameters=call.parameters), task_id="task-1",
+                                     cluster_id="dump")
 
     async def go():
         async with LLMTestServer(script) as srv:
@@ -322,7 +344,7 @@ def test_single_step_api_resumes_from_stored_state_after_a_crash(dump):
 
             # worker A finishes the first call, stores, and dies before the second
             first = turn.calls[0]
-            result = await execute(h.executor, first, task_id="task-1", cluster_id="dump")
+            result = await execute(h, first)
             state, step = record_tool_result(Conversation.from_bytes(stored), first.step_number, result,
                                              now=h.engine.clock(), max_chars=12000)
             assert step.step_number == 2 and state.phase is Phase.TOOLS
@@ -335,12 +357,13 @@ def test_single_step_api_resumes_from_stored_state_after_a_crash(dump):
             left = unresolved(state)
             assert [c.step_number for c in left] == [3]
             for call in left:
-                res = await execute(h.executor, call, task_id="task-1", cluster_id="dump")
+                res = await execute(h, call)
                 state, _ = record_tool_result(state, call.step_number, res, now=h.engine.clock(), max_chars=12000)
             assert state.phase is Phase.LLM and h.engine.termination(state) is None
 
             final = await h.engine.turn(Conversation.from_bytes(state.to_bytes()))
             assert final.action == "answer" and final.cost.id == "task-1:4:2"
+            await h.executor.aclose()
             return h.engine.result_from_answer(final.conversation, final.answer), srv
 
     result, srv = run(go())
@@ -358,23 +381,24 @@ def test_turn_refuses_a_conversation_waiting_for_tools(dump):
             turn = await h.engine.turn(h.engine.start(make_task(pod)))
             with pytest.raises(ValueError, match="phase 'llm'"):
                 await h.engine.turn(turn.conversation)
+            await h.executor.aclose()
 
     run(go())
 
 
 class Delayed:
-    """The real LocalExecutor behind a delay, counting how many calls are in flight at once."""
+    """The real gateway executor behind a delay, counting how many calls are in flight at once."""
 
-    def __init__(self, inner: LocalExecutor, seconds: float) -> None:
+    def __init__(self, inner, seconds: float) -> None:
         self.inner, self.seconds = inner, seconds
         self.in_flight = self.peak = 0
 
-    async def call(self, call, *, task_id, cluster_id, role="sre"):
+    async def call(self, call, *, task_id, cluster_id, role="sre", actor=""):
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
         try:
             await asyncio.sleep(self.seconds)
-            return await self.inner.call(call, task_id=task_id, cluster_id=cluster_id, role=role)
+            return await self.inner.call(call, task_id=task_id, cluster_id=cluster_id, role=role, actor=actor)
         finally:
             self.in_flight -= 1
 
@@ -384,16 +408,21 @@ def test_at_most_three_tool_calls_of_a_task_run_at_once(dump):
     five = [("list_pods", {"namespace": NS}), ("list_events", {"namespace": NS}), ("list_services", {"namespace": NS}),
             ("list_nodes", {}), ("get_pod", {"namespace": NS, "name": pod})]
     script = [ToolCalls(five), Answer(answer())]
+    slow: list[Delayed] = []
+
+    def wrap(executor):
+        slow.append(Delayed(executor, 0.05))
+        return slow[0]
 
     async def go():
         async with LLMTestServer(script) as srv:
-            h = Harness(dump_dir, srv)
-            slow = Delayed(h.executor, 0.05)
-            return await h.engine.diagnose(make_task(pod), slow, fallback=h.fallback), slow
+            h = Harness(dump_dir, srv, wrap=wrap)
+            return await h.diagnose(make_task(pod)), h
 
-    out, slow = run(go())
-    assert slow.peak == 3
-    assert [s.status for s in out.result.steps[1:6]] == [StepStatus.COMPLETED] * 5
+    out, h = run(go())
+    n = h.rule_steps()
+    assert slow[0].peak == 3  # in the rules' phase and in the model's
+    assert [s.status for s in out.report.steps[n + 1:n + 6]] == [StepStatus.COMPLETED] * 5
 
 
 def test_a_hung_tool_is_cut_at_the_task_time_limit(dump):
@@ -402,14 +431,13 @@ def test_a_hung_tool_is_cut_at_the_task_time_limit(dump):
 
     async def go():
         async with LLMTestServer(script) as srv:
-            h = Harness(dump_dir, srv)
-            hung = Delayed(h.executor, 30)
-            return await h.engine.diagnose(make_task(pod, timeout_seconds=1.0), hung, fallback=h.fallback)
+            h = Harness(dump_dir, srv, wrap=lambda executor: Delayed(executor, 30))
+            return await h.diagnose(make_task(pod, timeout_seconds=1.0)), h
 
-    out = run(go())
-    tool = out.conversation.steps[1]
-    assert tool.status is StepStatus.FAILED and "timed out" in tool.output.stderr
-    assert out.result.termination_reason == "timeout" and out.result.status == "timeout"
+    out, h = run(go())
+    failed = [e.step for e in out.steps if e.kind == "completed" and e.step.status is StepStatus.FAILED]
+    assert failed and all("timed out" in s.output.stderr for s in failed)
+    assert out.report.termination_reason == "timeout" and out.report.status == "timeout"
 
 
 def test_metrics_count_calls_tokens_dollars_and_fallbacks(dump):
@@ -428,8 +456,7 @@ def test_metrics_count_calls_tokens_dollars_and_fallbacks(dump):
 
     async def go():
         async with LLMTestServer(script) as srv:
-            h = Harness(dump_dir, srv)
-            return await h.engine.diagnose(make_task(pod), h.executor, fallback=h.fallback)
+            return await Harness(dump_dir, srv).diagnose(make_task(pod))
 
     run(go())
     after = (value("aetherius_llm_tokens_total", model="test-cheap", kind="prompt"),
@@ -437,35 +464,3 @@ def test_metrics_count_calls_tokens_dollars_and_fallbacks(dump):
              value("aetherius_llm_calls_total", model="test-cheap", outcome="invalid"),
              value("aetherius_llm_cost_usd_total", model="test-cheap"))
     assert [a - b for a, b in zip(after, before)] == pytest.approx([2000, 1, 2, 0.00208])
-
-
-def test_auto_picks_the_engine_and_reuses_the_rule_result_as_evidence_and_fallback(dump, monkeypatch):
-    from agents.llm.auto import diagnose_auto
-    from agents.llm.client import LLMNotConfigured
-    from agents.strategy import Strategy
-
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    dump_dir, pod = dump
-
-    async def go():
-        async with LLMTestServer([Answer("garbage"), Answer("garbage again")]) as srv:
-            h = Harness(dump_dir, srv)
-            task = make_task(pod)
-            ai = await diagnose_auto(task, h.executor, llm=h.settings, rules=h.fallback,
-                                     options=EngineOptions(max_retries=0))
-            rules_only = await diagnose_auto(task, h.executor, llm=LLMSettings(), rules=h.fallback)
-            kb = await diagnose_auto(task, h.executor, llm=h.settings, rules=h.fallback, knowledge_match=0.9)
-            with pytest.raises(LLMNotConfigured):
-                await diagnose_auto(task, h.executor, llm=LLMSettings(), rules=h.fallback, engine="llm")
-            return ai, rules_only, kb, srv, h
-
-    ai, rules_only, kb, srv, h = run(go())
-    # critical P1 alert, rules confident (OOM, 0.95): 3 + 2 - 2 = 3 -> the cheap model
-    assert ai.decision.strategy is Strategy.AI_POWERED and ai.decision.model == "test-cheap"
-    assert srv.requests[0]["model"] == "test-cheap" and "oom_killed" in srv.requests[0]["messages"][1]["content"]
-    assert ai.result.termination_reason == "llm_invalid_answer" and ai.result.root_cause.category is ProblemCategory.OOM_KILLED
-    assert len(ai.costs) == 2
-    assert rules_only.decision.strategy is Strategy.RULE_BASED and rules_only.result.engine == "rules"
-    assert kb.decision.strategy is Strategy.KNOWLEDGE_BASED and kb.result.engine == "knowledge"
-    assert h.fallbacks == 3  # the rule engine ran once per diagnosis, never again as the fallback

@@ -41,8 +41,8 @@ from streams.pipeline import _new_task
 from streams.webhook import ManualRequest, alertmanager_records, manual_raw_alert, parse_alertmanager, requester_of
 from tests.dumpkit import DumpBuilder
 from tests.test_rules_categories import crash_panic
-from tests.test_steploop_llm_strategy import Captured, diagnose
-from streams.app import Topics
+from agents.inmemory import MemoryTopics
+from agents.inmemory import run_task as run_in_memory
 
 CLUSTERS = ClusterPolicy(default_cluster="default")
 RESTRICTED_TOOL = "pod_logs"  # logs can hold what a developer should not read through us: kept for SREs here
@@ -225,12 +225,11 @@ async def run_task(cluster, task: DiagnosticTask, service_role: str = "sre") -> 
     dump, _, registry = cluster
     audit = Audit()
     gateway = Gateway(load_registry(registry), {"c0": DumpReader(dump, cluster_id="c0")}, audit_sink=audit)
-    names = ["steps", "reports", "task.state", "task.commands", "costs", "deadletter"]
     async with GatewayExecutor(GatewayServer(gateway)) as executor:
-        loop = StepLoop(topics=Topics({n: Captured(n) for n in names}), table={}, engine=RulesEngine(),
-                        executor=executor, service_role=service_role)
-        report = await diagnose(loop, task)
-    return report, audit.events
+        topics = MemoryTopics()
+        loop = StepLoop(topics=topics, table={}, engine=RulesEngine(), executor=executor, service_role=service_role)
+        run = await run_in_memory(loop, topics, task, idle_seconds=0.2)
+    return json.loads(run.report.model_dump_json()), audit.events
 
 
 def cluster_task(cluster, requester: Requester | None, source: str = "manual") -> DiagnosticTask:

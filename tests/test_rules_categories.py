@@ -1,4 +1,4 @@
-"""Every ProblemCategory, at least twice, through the real path: dump on disk → DumpReader → LocalExecutor →
+"""Every ProblemCategory, at least twice, through the real path: dump on disk → DumpReader → the MCP gateway → the one step loop (in memory) →
 rule engine. Each scenario has noise (healthy multi-container neighbours, old resolved events) and asserts
 the category AND the evidence the result cites."""
 

@@ -43,7 +43,7 @@ def test_srs_3_4_payment_service_oom(tmp_path: Path) -> None:
 
     rc = result.root_cause
     assert rc.category is ProblemCategory.OOM_KILLED
-    assert result.confidence >= 0.85 and result.termination_reason == "confidence_reached"
+    assert result.confidence >= 0.85 and result.termination_reason == "root_cause_identified"
     assert [(e.source, e.detail) for e in rc.evidence] == [
         (f"pod/ecommerce/{POD}/status.containerStatuses[payment-service].lastState",
          "terminated reason=OOMKilled exitCode=137 finishedAt=2024-01-15T14:29:15Z"),

@@ -1,8 +1,8 @@
 """Strategy per task at admission (SRS §5.9.2), through the step loop's own handlers.
 
-The loop is driven in process: what it publishes is captured and its step records are handed back in
-order (the Kafka transport itself is covered by tests/test_steploop_kafka.py and test_steploop_llm.py).
-Tools run for real through `LocalExecutor` over a cluster dump. The knowledge base is a test double
+The one loop is driven in memory (agents/inmemory.py; the Kafka transport itself is covered by
+tests/test_steploop_kafka.py and test_steploop_llm.py). Tools run for real through the in-process MCP gateway
+over a cluster dump. The knowledge base is a test double
 of the `knowledge_lookup(task) -> (score, entries)` hook.
 """
 
@@ -20,31 +20,17 @@ from agents.cluster.dump import DumpReader
 from agents.engine import RulesEngine
 from agents.llm.engine import LLMEngine
 from agents.steploop import StepLoop
-from agents.tools.local import LocalExecutor
+from agents.gateway.inprocess import in_process_executor
+from agents.inmemory import MemoryTopics, run_task
 from schemas.budget import BudgetDecision, DegradationDecision
 from schemas.knowledge import KnowledgeEntry
 from schemas.settings import LLMSettings
 from schemas.signal import Priority
-from schemas.step import StepEvent
 from schemas.task import DiagnosticTask, ResourceInfo, TaskContext
-from streams.app import Topics
 from tests.dumpkit import DumpBuilder
 from tests.test_rules_categories import oom_deployment
 
 ENTRY = KnowledgeEntry(id="kb-oom", title="JVM heap vs limit", content="Raise -Xmx below the memory limit.")
-
-
-class Captured:
-    """Stands where a Faust topic is: records what the loop sends."""
-
-    def __init__(self, name: str) -> None:
-        self.name, self.sent = name, []
-
-    async def send(self, key: bytes, value: bytes) -> None:
-        self.sent.append(json.loads(value))
-
-    def get_topic_name(self) -> str:
-        return self.name
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +43,8 @@ def dump(tmp_path_factory):
 
 
 def make_loop(dump_dir, *, lookup=None, llm=None, view=None) -> StepLoop:
-    names = ["steps", "reports", "task.state", "task.commands", "costs", "deadletter"]
-    return StepLoop(topics=Topics({n: Captured(n) for n in names}), table={}, engine=RulesEngine(),
-                    executor=LocalExecutor({"c0": DumpReader(dump_dir, cluster_id="c0")}), llm=llm,
+    executor = in_process_executor({"c0": DumpReader(dump_dir, cluster_id="c0")})
+    return StepLoop(topics=MemoryTopics(), table={}, engine=RulesEngine(), executor=executor, llm=llm,
                     budget=SimpleNamespace(view=view) if view is not None else None, knowledge_lookup=lookup)
 
 
@@ -70,23 +55,20 @@ def make_task(labels: dict) -> DiagnosticTask:
 
 
 async def diagnose(loop: StepLoop, task: DiagnosticTask) -> dict:
-    """Admission, then every step record handed back in publication order until the report."""
-    await loop.on_admission(task)
-    steps, delivered = loop.topics["steps"].sent, 0
-    while not loop.topics["reports"].sent:
-        if loop.running:
-            await asyncio.gather(*list(loop.running.values()))
-        if delivered == len(steps):
-            raise AssertionError("the loop stopped without a report")
-        event = steps[delivered]
-        delivered += 1
-        await loop.on_step_event(StepEvent.model_validate(event))
-    assert len(loop.topics["reports"].sent) == 1
-    return loop.topics["reports"].sent[0]
+    """The one loop in memory, from admission to the report (as a dict, as consumers read it)."""
+    try:
+        run = await run_task(loop, loop.topics, task, idle_seconds=0.2)
+    finally:
+        await loop.executor.aclose()
+    return json.loads(run.report.model_dump_json())
 
 
 def admitted(loop: StepLoop) -> dict:
-    return loop.topics["task.state"].sent[0]["metadata"]
+    return json.loads(loop.topics.values("task.state")[0])["metadata"]
+
+
+def sent(loop: StepLoop, topic: str) -> list[bytes]:
+    return loop.topics.values(topic)
 
 
 def llm() -> LLMEngine:
@@ -102,7 +84,7 @@ def test_a_strong_knowledge_match_is_knowledge_based(dump):
     assert admitted(loop)["strategy"] == "knowledge_based" and admitted(loop)["knowledge_ids"] == ["kb-oom"]
     assert report["engine"] == "knowledge" and report["root_cause"]["category"] == "oom_killed"
     assert any(a["name"] == "knowledge:kb-oom" and "Xmx" in a["content"] for a in report["artifacts"])
-    assert loop.topics["costs"].sent == []
+    assert sent(loop, "costs") == []
 
 
 def test_a_weak_match_or_a_broken_lookup_without_llm_is_rule_based(dump):
@@ -148,4 +130,4 @@ def test_confident_rules_end_an_ai_powered_task_without_a_model_call(dump):
     report = asyncio.run(diagnose(loop, make_task(labels)))
     assert admitted(loop)["strategy"] == "ai_powered"
     assert report["engine"] == "rules" and report["termination_reason"] == "root_cause_identified"
-    assert report["confidence"] >= 0.85 and loop.topics["costs"].sent == []
+    assert report["confidence"] >= 0.85 and sent(loop, "costs") == []

@@ -1,6 +1,7 @@
 """`aetherius diagnose --dump DIR --alert FILE`: diagnose one alert against a cluster dump, offline.
 
-`--format json` prints exactly one JSON object (the DiagnosticResult); `markdown` a readable report.
+`--format json` prints exactly one JSON object (the report as the webhook sink sends it: the DiagnosticResult
+plus its rendered summaries); `markdown` the report as Slack/Teams/email get it. Both are redacted.
 Exit 0 whenever a result was produced (also `unknown`), 2 with one line on stderr for unreadable input.
 """
 
@@ -10,8 +11,6 @@ import argparse
 import asyncio
 import json
 from pathlib import Path
-
-from schemas.result import DiagnosticResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from agents.diagnose import EngineUnavailable, diagnose_offline
     from aetherius.cli import CliError
     from schemas.alertmanager import AlertmanagerPayload
+    from sinks.report import render_json, render_markdown
 
     if not 1 <= args.max_steps <= 20:
         raise CliError(f"--max-steps must be between 1 and 20, got {args.max_steps}")
@@ -57,33 +57,7 @@ def run(args: argparse.Namespace) -> int:
         result = asyncio.run(diagnose_offline(dump, payload, engine=args.engine, max_steps=args.max_steps))
     except (ReaderError, EngineUnavailable, ValueError) as exc:
         raise CliError(_one_line(exc)) from exc
-    print(result.model_dump_json() if args.format == "json" else to_markdown(result))
+    # The report exactly as the sinks render it (redacted once more on the way out, like every channel).
+    print(json.dumps(render_json(result), ensure_ascii=False) if args.format == "json" else render_markdown(result),
+          end="" if args.format == "markdown" else "\n")
     return 0
-
-
-def to_markdown(result: DiagnosticResult) -> str:
-    rc = result.root_cause
-    lines = [f"# Diagnosis: {rc.category.value if rc else 'unknown'} (confidence {result.confidence:.2f})", "",
-             f"**Problem:** {result.summary.problem}", "", f"**Impact:** {result.summary.impact}", ""]
-    if rc:
-        lines += ["## Root cause", "", rc.description, "", f"Severity: {rc.severity.value}", "", "## Evidence", ""]
-        lines += [f"- `{e.source}` ({e.kind}): {e.detail}" for e in rc.evidence]
-        lines.append("")
-    if result.recommendations:
-        lines += ["## Recommendations (never executed by Aetherius)", ""]
-        for r in result.recommendations:
-            lines.append(f"{r.priority}. {r.action} — risk **{r.risk.value}**" + (f" ({r.description})" if r.description else ""))
-            if r.command:
-                lines += ["", "   ```", f"   {r.command}", "   ```"]
-        lines.append("")
-    if rc and rc.timeline:
-        lines += ["## Timeline", ""]
-        lines += [f"- {t.at.isoformat() if t.at else '?'} {t.event}" for t in rc.timeline]
-        lines.append("")
-    lines += ["## Steps", ""]
-    for s in result.steps:
-        params = json.dumps(s.input.parameters, sort_keys=True)
-        lines.append(f"{s.step_number}. `{s.tool_id}` {params} — {s.status.value}{' (' + s.output.stderr + ')' if s.output and s.output.stderr else ''}"
-                     f" — {s.reasoning}")
-    lines += ["", f"Engine: {result.engine}; stopped because: {result.termination_reason}; task {result.task_id}."]
-    return "\n".join(lines)

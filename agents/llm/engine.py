@@ -1,14 +1,10 @@
-"""The LLM diagnosis engine: function calling over the read-only tools, ending in a validated result.
+"""The LLM as a planner of the one step loop: function calling over the read-only tools, ending in a validated result.
 
-Two ways to drive it:
-- `diagnose()` runs a whole diagnosis in one process (offline CLI, tests): turns, tool rounds (at most
-  `max_parallel_tools` calls of the task at once, through the injected `ToolExecutor`), termination
-  checks between turns, and the rule-engine fallback.
-- The single-step API for the Kafka step loop, where the state lives in a table between steps:
-  `start()` → `Conversation`; while `conversation.phase` is `llm`, `turn()` makes one model call and
-  returns the new state, the steps and the `CostRecord` to publish, and the calls to dispatch;
-  each call's result goes through `conversation.record_tool_result()` (pure, idempotent); check
-  `termination()` between turns. See `agents.llm.conversation` for crash-resume.
+The loop (agents/steploop.py, in a worker or in memory) keeps the state in its table between steps:
+`start()` → `Conversation`; while `conversation.phase` is `llm`, `turn()` makes one model call and returns
+the new state, the steps and the `CostRecord` to publish, and the calls to dispatch; each call's result goes
+through `conversation.record_tool_result()` (pure, idempotent); `termination()` is checked between turns.
+See `agents.llm.conversation` for crash-resume.
 
 How a diagnosis ends (`DiagnosticResult.termination_reason`):
 - the model answers with valid JSON: `root_cause_identified` when its confidence >= 0.85, else
@@ -24,8 +20,6 @@ A rule-engine answer keeps the LLM's steps and token usage, and names why in an 
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -38,13 +32,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from agents.llm.answer import AnswerError, LLMAnswer, parse_answer
 from agents.llm.client import make_client
 from agents.llm.conversation import (MAX_STEP_TEXT, Conversation, PendingCall, Phase, accept_tool_calls, close_round,
-                                     record_tool_result, step_id, unresolved)
+                                     step_id, unresolved)
 from agents.llm.metrics import LLM_CALL_SECONDS, LLM_CALLS, LLM_COST, LLM_FALLBACKS, LLM_TOKENS
 from agents.llm.pricing import cost_usd, price_for
 from agents.llm.prompts import Knowledge, RuleFindings, conclude_message, correction_message, initial_messages
 from agents.llm.tools import ToolSpec, builtin_specs, function_definitions
 from agents.termination import CONFIDENCE_THRESHOLD, Termination, TerminationReason, check_termination
-from agents.tools.types import ToolCall, ToolExecutor, ToolResult
 from schemas.audit import CostRecord
 from schemas.base import utcnow
 from schemas.result import DiagnosticResult, ProblemCategory, ResultArtifact, ResultSummary, RootCauseAnalysis
@@ -55,7 +48,6 @@ from schemas.task import DiagnosticTask
 log = logging.getLogger(__name__)
 
 Fallback = Callable[[DiagnosticTask], Awaitable[DiagnosticResult]]
-StopFlag = Callable[[], "bool | Awaitable[bool]"]
 
 
 class EngineOptions(BaseModel):
@@ -63,7 +55,6 @@ class EngineOptions(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    max_parallel_tools: int = Field(default=3, ge=1)  # per task, SRS §3.6.3
     max_tool_output_chars: int = Field(default=12_000, ge=500)  # per call, as the model sees it
     max_retries: int = Field(default=1, ge=0)  # the openai client's own retries
     temperature: float | None = 0.0
@@ -89,13 +80,6 @@ class TurnResult(BaseModel):
     calls: list[PendingCall] = Field(default_factory=list)  # to run (action tool_calls)
     answer: LLMAnswer | None = None
     error: str = ""
-
-
-class Diagnosis(BaseModel):
-    result: DiagnosticResult
-    costs: list[CostRecord] = Field(default_factory=list)
-    conversation: Conversation
-    fallback_reason: str = ""  # empty when the LLM answered
 
 
 class LLMEngine:
@@ -209,28 +193,6 @@ class LLMEngine:
         done = base.model_copy(update={"steps": base.steps + [step], "phase": Phase.DONE})
         return TurnResult(conversation=done, action="answer", steps=[step], cost=cost, answer=answer)
 
-    async def run_calls(self, conv: Conversation, executor: ToolExecutor, *,
-                        role: str = "sre") -> tuple[Conversation, list[DiagnosticStep]]:
-        """Run every unresolved call (at most `max_parallel_tools` at once) and record the results."""
-        calls = unresolved(conv)
-        gate = asyncio.Semaphore(self.options.max_parallel_tools)
-        left = conv.task.limits.timeout_seconds - conv.elapsed_seconds(self.clock())
-        deadline = max(self.options.min_call_timeout_seconds, left)
-
-        async def run(call: PendingCall) -> ToolResult:
-            async with gate:
-                return await execute(executor, call, task_id=conv.task_id, cluster_id=conv.task.cluster_id, role=role,
-                                     timeout=deadline)
-
-        results = await asyncio.gather(*(run(c) for c in calls))
-        steps = []
-        for call, result in zip(calls, results):
-            conv, step = record_tool_result(conv, call.step_number, result, now=self.clock(),
-                                            max_chars=self.options.max_tool_output_chars)
-            if step is not None:
-                steps.append(step)
-        return conv, steps
-
     def result_from_answer(self, conv: Conversation, answer: LLMAnswer) -> DiagnosticResult:
         if answer.confidence >= self.options.confidence_threshold:
             reason, status = TerminationReason.ROOT_CAUSE_IDENTIFIED.value, "completed"
@@ -267,37 +229,6 @@ class LLMEngine:
             "status": termination.result_status if termination else base.status,
             "artifacts": base.artifacts + [ResultArtifact(name="llm_fallback", content=why[:2000])],
         })
-
-    # ----------------------------------------------------------------------------- whole diagnosis
-
-    async def diagnose(self, task: DiagnosticTask, executor: ToolExecutor, *, fallback: Fallback,
-                       model: str | None = None, findings: RuleFindings = None, knowledge: Knowledge = None,
-                       stop_requested: StopFlag | None = None, role: str = "sre") -> Diagnosis:
-        conv = self.start(task, model=model, findings=findings, knowledge=knowledge, role=role)
-        costs: list[CostRecord] = []
-        while True:
-            term = self.termination(conv, manual_stop=await _flag(stop_requested))
-            if term is not None:
-                if term.reason is TerminationReason.MAX_STEPS_REACHED and conv.phase is Phase.LLM:
-                    conv = self.conclude(conv, term)
-                    continue
-                result = await self.fallback_result(conv, fallback, reason=term.reason.value, termination=term,
-                                                    detail=term.note)
-                return Diagnosis(result=result, costs=costs, conversation=conv, fallback_reason=term.reason.value)
-            if conv.phase is Phase.TOOLS:
-                conv, _ = await self.run_calls(conv, executor, role=role)
-                continue
-            outcome = await self.turn(conv)
-            conv = outcome.conversation
-            if outcome.cost is not None:
-                costs.append(outcome.cost)
-            if outcome.action == "answer":
-                assert outcome.answer is not None
-                return Diagnosis(result=self.result_from_answer(conv, outcome.answer), costs=costs, conversation=conv)
-            if outcome.action in ("error", "invalid"):
-                reason = "llm_unavailable" if outcome.action == "error" else "llm_invalid_answer"
-                result = await self.fallback_result(conv, fallback, reason=reason, detail=outcome.error)
-                return Diagnosis(result=result, costs=costs, conversation=conv, fallback_reason=reason)
 
     # ----------------------------------------------------------------------------- helpers
 
@@ -356,20 +287,6 @@ class LLMEngine:
             token_usage=usage)
 
 
-async def execute(executor: ToolExecutor, call: PendingCall, *, task_id: str, cluster_id: str,
-                  role: str = "sre", timeout: float | None = None) -> ToolResult:
-    """One call through the executor; an executor that raises or overruns `timeout` (the task's
-    remaining time) becomes a failed result, not a crash or a hung task."""
-    request = ToolCall(tool_id=call.tool_id, parameters=call.parameters, reason=call.reason[:500])
-    try:
-        return await asyncio.wait_for(executor.call(request, task_id=task_id, cluster_id=cluster_id, role=role),
-                                      timeout)
-    except asyncio.TimeoutError:
-        return ToolResult(tool_id=call.tool_id, ok=False, error=f"timed out after {timeout:.1f}s (task time limit)")
-    except Exception as exc:  # noqa: BLE001
-        return ToolResult(tool_id=call.tool_id, ok=False, error=f"executor error: {type(exc).__name__}: {exc}")
-
-
 def _ordered(steps: list[DiagnosticStep]) -> list[DiagnosticStep]:
     """Steps by number (a round's skipped calls are recorded before the executed ones finish)."""
     return sorted(steps, key=lambda s: s.step_number)
@@ -377,12 +294,3 @@ def _ordered(steps: list[DiagnosticStep]) -> list[DiagnosticStep]:
 
 def _requested(calls: list[PendingCall]) -> str:
     return "requested: " + ", ".join(f"{c.tool_id}({json.dumps(c.parameters, sort_keys=True)})" for c in calls)
-
-
-async def _flag(stop: StopFlag | None) -> bool:
-    if stop is None:
-        return False
-    value = stop()
-    if inspect.isawaitable(value):
-        value = await value
-    return bool(value)

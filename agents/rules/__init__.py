@@ -1,9 +1,8 @@
-"""The deterministic rule engine: a pure planner, a pure analyzer and a small loop driver (no LLM)."""
+"""The deterministic rule engine: a pure planner and a pure analyzer (no LLM); the step loop drives them."""
 
 from agents.rules.analyzer import RuleAnalysis, analyze
-from agents.rules.engine import diagnose_with_rules
 from agents.rules.observations import Observations
 from agents.rules.planner import next_calls
 from agents.rules.target import Target
 
-__all__ = ["Observations", "RuleAnalysis", "Target", "analyze", "diagnose_with_rules", "next_calls"]
+__all__ = ["Observations", "RuleAnalysis", "Target", "analyze", "next_calls"]

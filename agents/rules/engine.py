@@ -1,90 +1,22 @@
-"""The rule engine's loop driver: plan → execute (≤ 3 calls in parallel) → plan, until done or out of steps.
+"""The rule engine's answer: a `RuleAnalysis` turned into the `DiagnosticResult` a report is made of.
 
-The only I/O in the rule engine is here: calls go through a `ToolExecutor` (the gateway in production,
-`LocalExecutor` offline), every call becomes a `DiagnosticStep`, and the pure analyzer writes the result.
+The loop that gathers the evidence is the one step loop (agents/steploop.py, in memory for the offline CLI:
+agents/inmemory.py); the rule engine only plans (`planner.next_calls`) and analyses (`analyzer.analyze`).
+The loop sets the steps and the termination reason of the result.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
-
-from agents.rules.analyzer import RuleAnalysis, analyze
-from agents.rules.observations import Observations
-from agents.rules.planner import next_calls
+from agents.rules.analyzer import RuleAnalysis
 from agents.rules.target import Target
-from agents.tools.types import ToolCall, ToolExecutor, ToolResult
-from schemas.base import utcnow
 from schemas.result import DiagnosticResult, ProblemCategory, ResultSummary, RootCauseAnalysis
-from schemas.step import DiagnosticStep, StepInput, StepOutput, StepStatus, StepType
-
-PARALLEL_CALLS = 3
-CONFIDENT = 0.85  # SRS §5.9.4: a root cause this sure ends the loop
 
 
-def parse_output(result: ToolResult) -> tuple[dict | None, str]:
-    """A tool result as (parsed output, error); a truncated or non-JSON answer counts as an error."""
-    if not result.ok:
-        return None, result.error or "tool failed"
-    try:
-        data = json.loads(result.output)
-    except json.JSONDecodeError:
-        return None, "tool output is not JSON" + (" (truncated)" if result.truncated else "")
-    return (data, "") if isinstance(data, dict) else (None, "tool output is not a JSON object")
-
-
-async def diagnose_with_rules(target: Target, executor: ToolExecutor, task_id: str, cluster_id: str,
-                              max_steps: int = 10) -> DiagnosticResult:
-    obs = Observations()
-    steps: list[DiagnosticStep] = []
-    reason = "analysis_complete"
-    while True:
-        planned = next_calls(target, obs)
-        if not planned:
-            break
-        room = max_steps - len(steps)
-        if room <= 0:
-            reason = "max_steps"
-            break
-        batch = planned[:min(PARALLEL_CALLS, room)]
-        first = len(steps) + 1
-        results = await asyncio.gather(*(_run(executor, c, task_id, cluster_id, first + i) for i, c in enumerate(batch)))
-        for c, (step, data, error) in zip(batch, results):
-            obs.record(c, data, error)
-            steps.append(step)
-    analysis = analyze(target, obs)
-    return build_result(target, analysis, steps, task_id, cluster_id, reason)
-
-
-async def _run(executor: ToolExecutor, c: ToolCall, task_id: str, cluster_id: str,
-               number: int) -> tuple[DiagnosticStep, dict | None, str]:
-    started_at, t0 = utcnow(), time.perf_counter()
-    try:
-        result = await executor.call(c, task_id=task_id, cluster_id=cluster_id, role="sre")
-    except Exception as exc:  # an executor bug must cost one step, not the diagnosis
-        result = ToolResult(tool_id=c.tool_id, ok=False, error=f"{type(exc).__name__}: {exc}")
-    data, error = parse_output(result)
-    step = DiagnosticStep(
-        id=f"{task_id}:{number}", task_id=task_id, step_number=number, type=StepType.EXECUTION, tool_id=c.tool_id,
-        input=StepInput(command=c.tool_id, parameters=c.parameters, context=c.reason),
-        output=StepOutput(exit_code=0 if data is not None else 1, stdout=result.output if data is not None else "",
-                          stderr=error, truncated=result.truncated),
-        status=StepStatus.COMPLETED if data is not None else StepStatus.FAILED,
-        started_at=started_at, completed_at=utcnow(), duration_ms=round((time.perf_counter() - t0) * 1000, 3),
-        reasoning=c.reason)
-    return step, data, error
-
-
-def build_result(target: Target, analysis: RuleAnalysis, steps: list[DiagnosticStep], task_id: str,
-                 cluster_id: str, reason: str) -> DiagnosticResult:
-    if analysis.confidence >= CONFIDENT and reason == "analysis_complete":
-        reason = "confidence_reached"
+def build_result(target: Target, analysis: RuleAnalysis, task_id: str, cluster_id: str) -> DiagnosticResult:
     evidence_text = "; ".join(analysis.also_observed)
     first_fix = analysis.recommendations[0] if analysis.recommendations else None
     return DiagnosticResult(
-        task_id=task_id, cluster_id=cluster_id, engine="rules", termination_reason=reason,
-        status="completed", confidence=analysis.confidence, steps=steps,
+        task_id=task_id, cluster_id=cluster_id, engine="rules", status="completed", confidence=analysis.confidence,
         summary=ResultSummary(problem=f"{target.alertname + ': ' if target.alertname else ''}{analysis.description}",
                               impact=analysis.impact,
                               resolution=(f"{first_fix.action}: {first_fix.command}" if first_fix and first_fix.command
