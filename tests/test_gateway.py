@@ -129,7 +129,7 @@ def _rejections() -> list:
         pytest.param(call("get_pod", namespace=NS, name="x; kubectl delete pod y"), "sre", "prod", "read_only", "destructive_operation", id="write-verb"),
         pytest.param(call("pod_logs", namespace=NS, name=POD, container="sudo cat /etc/shadow"), "sre", "prod", "parameters", "privilege_escalation", id="sudo"),
         pytest.param(call("get_pod", namespace=NS, name="$(id)"), "sre", "prod", "parameters", "injection_attempt", id="injection"),
-        pytest.param(call("get_pod", namespace=NS, name="a" * 20000), "sre", "prod", "parameters", "injection_attempt", id="20KB"),
+        pytest.param(call("get_pod", namespace=NS, name="a" * 20000), "sre", "prod", "parameters", None, id="20KB"),
         pytest.param(call("get_pod", namespace=NS), "sre", "prod", "parameters", None, id="missing"),
         pytest.param(call("get_pod", namespace=NS, name=POD), "auditor", "prod", "role", "unauthorized_access", id="role"),
         pytest.param(call("get_pod", namespace=NS, name=POD), "sre", "staging", "cluster", None, id="unknown-cluster"),
