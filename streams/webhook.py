@@ -29,6 +29,7 @@ from aetherius.http.auth import security_middlewares
 from aetherius.http.rbac import PRINCIPAL, Principal, require
 from aetherius.http.suspensions import follow_suspensions, principal_subject
 from aetherius.http.health import add_health_routes
+from aetherius.http.openapi import add_openapi_route
 from aetherius.metrics import REGISTRY
 from schemas.alertmanager import Alert, AlertmanagerPayload, RawAlert
 from schemas.audit import AuditEvent
@@ -369,6 +370,7 @@ def create_app(settings: Settings, producer: Producer, *, ack_timeout: float = 5
     app.router.add_post(WEBHOOK_PATH, require("alerts:ingest")(bridge.alertmanager))
     app.router.add_post(TASKS_PATH, require("tasks:create")(bridge.manual))
     add_health_routes(app, lambda: producer.ready, lambda: {"kafka": producer.ready})
+    add_openapi_route(app)  # like every HTTP role: its own routes, to any human role's credential
     if manage_producer:
         app.cleanup_ctx.append(_producer_lifecycle(producer))
     if freeze_gc:
