@@ -264,11 +264,16 @@ class Authenticator:
         return out
 
     async def authenticate(self, request: web.Request) -> Principal:
-        api_key = request.headers.get("X-API-Key")
-        authz = request.headers.get("Authorization", "")
+        return await self.authenticate_headers(request.headers, request.path)
+
+    async def authenticate_headers(self, headers: Any, path: str = "") -> Principal:
+        """The principal behind a request's `X-API-Key` / `Authorization` headers (any mapping with `.get`), as
+        for an HTTP route at `path`; also what the MCP gateway uses, so its callers hold the same credentials."""
+        api_key = headers.get("X-API-Key")
+        authz = headers.get("Authorization", "")
         scheme, _, value = authz.partition(" ")
         scheme, value = scheme.lower(), value.strip()
-        on_webhook = request.path in self._webhook_paths
+        on_webhook = path in self._webhook_paths
         if api_key is not None:
             return self._from_api_key(api_key)
         if scheme == "basic" and value:
