@@ -249,3 +249,15 @@ def test_404_is_audited_as_what_it_is_and_the_bridge_serves_its_openapi() -> Non
     assert missing == 404
     [event] = [e for e in audit if e.resource == "GET /api/v1/nothing-here"]
     assert (event.result, event.reason, event.details["status"]) == ("rejected", "404 not found", 404)
+
+
+def test_watched_event_messages_are_redacted_and_bounded_where_they_enter() -> None:
+    from streams.watcher import EVENT_MESSAGE_MAX, to_kube_event
+
+    obj = {"metadata": {"uid": "u1", "namespace": "shop", "name": "e1"}, "reason": "Failed",
+           "involvedObject": {"kind": "Pod", "name": "api-0", "namespace": "shop"},
+           "message": "pull from https://ci:Pl4ntedEventPw@registry.example.com/x failed; DB_PASS=Pl4ntedEnv"}
+    event = to_kube_event(obj, "c0")
+    assert "Pl4nted" not in event.model_dump_json() and "registry.example.com/x failed" in event.message
+    long = to_kube_event({**obj, "message": "x" * 100_000}, "c0")
+    assert len(long.message) < EVENT_MESSAGE_MAX + 64 and long.message.endswith("characters]")
