@@ -547,3 +547,72 @@ def test_gateway_command_bad_input(argv: list[str], message: str, env: dict | No
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert message in proc.stderr and proc.stderr.strip().splitlines()[-1].startswith("aetherius gateway:")
+
+
+def test_hostile_http_requests_at_the_gateway(dump: Path, capsys) -> None:
+    """Issue 14's count for the MCP entry point: hostile HTTP requests (no/wrong credentials, claimed roles, broken
+    JSON-RPC, oversized bodies) and hostile tool calls from a verified caller - a clear 4xx or a rejected result,
+    never a 5xx, and no tool reached except by a verified, valid call."""
+    import httpx
+
+    gateway, audit = make(dump)
+    server = GatewayServer(gateway)
+    key = GW_KEYS["dev-bob"][1]
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+    accept = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    call_body = {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                 "params": {"name": "get_pod", "arguments": {"namespace": NS, "name": POD},
+                            "_meta": {"aetherius.io/role": "admin", "aetherius.io/actor": "root"}}}
+    unauthenticated: list[tuple[str, dict[str, str], bytes]] = [
+        ("no credential", accept, json.dumps(init).encode()),
+        ("wrong key", {**accept, "Authorization": "Bearer aek_wrong"}, json.dumps(init).encode()),
+        ("wrong X-API-Key", {**accept, "X-API-Key": "nope"}, json.dumps(init).encode()),
+        ("basic auth", {**accept, "Authorization": "Basic dXNlcjpwYXNz"}, json.dumps(init).encode()),
+        ("malformed JWT", {**accept, "Authorization": "Bearer eyJhbGciOiJub25lIn0.e30."}, json.dumps(init).encode()),
+        ("claimed admin, no key", accept, json.dumps(call_body).encode()),
+        ("bare bearer", {**accept, "Authorization": "Bearer"}, json.dumps(init).encode()),
+        ("unknown scheme", {**accept, "Authorization": "Negotiate abc"}, json.dumps(init).encode()),
+    ]
+    authenticated: list[tuple[str, dict[str, str], bytes]] = [
+        ("not json", accept, b"{nope"), ("empty", accept, b""), ("array of junk", accept, b"[1,2,3]"),
+        ("no method", accept, b'{"jsonrpc":"2.0","id":1}'), ("wrong content type", {**accept, "Content-Type": "text/plain"},
+                                                               json.dumps(init).encode()),
+        ("2 MB body", accept, json.dumps({**init, "pad": "x" * 2_000_000}).encode()),
+        ("tools/call without a session", accept, json.dumps(call_body).encode()),
+    ]
+
+    async def go() -> dict[str, dict[str, int]]:
+        counts = {"HTTP, no valid credential": {"tried": 0, "4xx": 0, "5xx": 0},
+                  "HTTP, verified but malformed": {"tried": 0, "4xx": 0, "5xx": 0},
+                  "MCP tool calls, verified caller": {"tried": 0, "rejected": 0, "5xx": 0}}
+        async with serving_http(server, authenticator=gw_callers()) as url:
+            async with httpx.AsyncClient(timeout=20) as http:
+                for label, bodies, extra in (("HTTP, no valid credential", unauthenticated, {}),
+                                             ("HTTP, verified but malformed", authenticated, {"Authorization": f"Bearer {key}"})):
+                    for name, headers, body in bodies:
+                        resp = await http.post(url, headers={**headers, **extra}, content=body)
+                        counts[label]["tried"] += 1
+                        assert resp.status_code < 500, (name, resp.status_code, resp.text[:200])
+                        assert 400 <= resp.status_code < 500, (name, resp.status_code, resp.text[:200])
+                        counts[label]["4xx"] += 1
+            attacks = ["; rm -rf /", "$(id)", "`id`", "../../etc", "a\u202eb", "x && sudo cat /etc/shadow",
+                       "kubectl delete pod x", "--as=system:admin", "a" * 20000, "a\x00b"]
+            async with GatewayExecutor(url, token=key) as ex:
+                for tool in REGISTRY.tools:
+                    for param in tool.parameters:
+                        for attack in attacks:
+                            result = await ex.call(call(tool.id, **{param.name: attack}), task_id="h", cluster_id="prod",
+                                                   role="admin", actor="root")
+                            counts["MCP tool calls, verified caller"]["tried"] += 1
+                            assert result.rejected and not result.ok, (tool.id, param.name, attack)
+                            counts["MCP tool calls, verified caller"]["rejected"] += 1
+        return counts
+
+    counts = asyncio.run(go())
+    with capsys.disabled():
+        for label, tally in counts.items():
+            print(f"\ngateway {label}: " + ", ".join(f"{k} {v}" for k, v in tally.items()))
+    calls = audit.calls()
+    assert calls and all(e.result == "rejected" for e in calls)  # no unverified or hostile call reached a tool
+    assert {(e.actor, e.role) for e in calls} == {("dev-bob", "developer")}  # the claims (admin, root) changed nothing
