@@ -4,8 +4,10 @@ Three jobs, done once, where text enters, so that nothing downstream (topics, ch
 ClickHouse, prompts, reports, logs) ever holds more than this:
 
 1. **Names** that name a Kubernetes object follow the Kubernetes rules for their kind (DNS-1123 label for a
-   namespace, DNS-1035 label for a service, DNS-1123 subdomain for the rest; a cluster id is a DNS-1123
-   label, as in the cluster registry). A bad one is a 400 naming the field.
+   namespace, DNS-1035 label for a service, DNS-1123 subdomain for the rest; a manual request's cluster id is a
+   DNS-1123 label, as in the cluster registry - an alert's `cluster` label is only size-bounded, since
+   Prometheus setups name clusters freely and an unknown one falls back to the default cluster). A bad one is a
+   400 naming the field.
 2. **Sizes**: every field has a budget (the table `LIMITS`, documented in docs/security.md), measured as the
    field's JSON-escaped size - what it costs in a record - so 13,000 emoji cannot pass as "13,000 characters".
    Over budget is a 400 (413 for the whole alert) naming the field, never a record a worker cannot carry.
@@ -116,10 +118,6 @@ def check_alert(alert: Alert, field: str) -> None:
             elif cost(value) > LIMITS[budget]:
                 raise AdmissionError(f"{field}.{where}.{name}",
                                      f"{where[:-1]} {name} is {cost(value)} bytes; at most {LIMITS[budget]}")
-    for name in ("cluster_id", "cluster"):
-        value = alert.labels.get(name)
-        if value and (problem := CLUSTER_RULE.problem(value)):
-            raise AdmissionError(f"{field}.labels.{name}", f"label {name} {problem}")
     if cost(alert.generatorURL) > LIMITS["url"]:
         raise AdmissionError(f"{field}.generatorURL", f"{cost(alert.generatorURL)} bytes; at most {LIMITS['url']}")
     size = cost(alert.model_dump(mode="json"))

@@ -158,7 +158,7 @@ def _hostile_webhook() -> list[tuple[str, bytes]]:
         ("huge receiver", _payload(_alert(), receiver="r" * 1000)),
     ]
     for label in ("pod", "namespace", "deployment", "statefulset", "daemonset", "job_name", "node", "service",
-                  "persistentvolumeclaim", "horizontalpodautoscaler", "cluster_id", "cluster"):
+                  "persistentvolumeclaim", "horizontalpodautoscaler"):
         for value in ("x && sudo cat /etc/shadow", "$(id)", "../../etc/passwd", "UPPER", "a b", "a" * 254,
                       "a\u202eb", "a\nb", "Kubernetes namespace (DNS-1123 label).", "-leading"):
             bodies.append((f"{label}={value[:20]!r}", _payload(_alert(**{label: value}))))
@@ -220,6 +220,11 @@ def test_hostile_requests_get_a_clear_4xx_naming_the_field_and_produce_nothing(c
     assert {e.details["parameter"] for e in attempts} <= {"cluster_id", "namespace", "name"}
     typo_fields = {e.details["parameter"] for e in attempts if "UPPER" in json.dumps(e.details)}
     assert typo_fields == set()
+
+
+def test_an_alerts_cluster_label_is_not_held_to_registry_rules() -> None:
+    """GKE-style context names have underscores; an unknown cluster falls back to the default in normalize."""
+    check_alert(Alert(labels={"alertname": "X", "cluster": "gke_shop-prod_europe-west1_main", "pod": "a"}), "alerts[0]")
 
 
 def test_field_named_for_a_bad_resource_label() -> None:
