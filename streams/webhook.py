@@ -289,6 +289,11 @@ class Bridge:
                  extra={"cluster_id": req.cluster_id, "fingerprint": raw.fingerprint})
         return web.json_response({"accepted": 1, "fingerprint": raw.fingerprint}, status=202)
 
+    async def _audit_quietly(self, event: AuditEvent) -> None:
+        try:
+            await self.audit(event)
+        except Exception as exc:  # noqa: BLE001 - an audit sink's trouble never turns a refusal into a 500
+            log.error("audit event %s not recorded: %s", event.action, type(exc).__name__)
 
     async def on_attempt(self, request: web.Request, req: ManualRequest, exc: AdmissionError) -> None:
         """A person's own request named a write command, an escalation or shell syntax as an object (SRS §5.8.5):
@@ -303,10 +308,10 @@ class Bridge:
                            resource=f"{request.method} {request.path}", cluster_id=redact_text(req.cluster_id)[:100],
                            result="rejected", reason=redact_text(f"field {exc.field} {what}")[:1000],
                            source_ip=request.remote or "",
-                           details={"parameter": exc.field, "layer": "entry", "security_event": kind,
-                                    "transport": "http", "parameters": {exc.field: redact_text(getattr(req, exc.field, ""))[:300]}})
+                           details={"parameter": exc.field, "layer": "entry", "security_event": kind, "transport": "http",
+                                    "parameters": {exc.field: redact_text(str(getattr(req, exc.field, "")))[:300]}})
         log.warning("security event %s in a manual request by %s: field %s %s", kind, requester.subject, exc.field, what)
-        await self.audit(event)
+        await self._audit_quietly(event)
         seconds = self.settings.security.suspensions.seconds
         start = AuditEvent(actor="security-response", action="suspension.start", result="ok",
                            cluster_id=event.cluster_id)
@@ -322,7 +327,7 @@ class Bridge:
         except Exception as failure:  # noqa: BLE001 - the request is refused anyway; the audit line says who
             log.error("suspension of %s not published: %s", entry.subject, type(failure).__name__)
             return
-        await self.audit(start.model_copy(update={
+        await self._audit_quietly(start.model_copy(update={
             "resource": f"user/{entry.subject}", "reason": f"{kind}: {entry.reason}"[:1000],
             "details": {"subject": entry.subject, "until": entry.until.isoformat(), "task_id": "",
                         "security_event": kind, "seconds": seconds, "security_audit_event_id": event.id}}))
