@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["redact_text", "redact_obj", "is_sensitive_key", "marker"]
+__all__ = ["redact_text", "redact_obj", "is_sensitive_key", "looks_secret", "marker"]
 
 
 def marker(kind: str) -> str:
@@ -34,34 +34,69 @@ def marker(kind: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Key names whose values are secrets (used by redact_obj for dict keys and env-var names, and by
-# the key=value text rules). Compared after lower-casing and dropping `-`, `_`, `.` and spaces.
-# A suffix match, so `DB_PASSWORD`, `clientSecret`, `X-Api-Key` all count - but `secretName`,
-# `tokenExpirationSeconds` and `secretKeyRef` do not: those are evidence (which Secret is missing).
+# Key names whose values are secrets: the ONE list, used by redact_obj for dict keys and env-var names
+# and by the key=value text rules. A name is split into words (separators and camelCase), so
+# `DB_PASS`, `dbPass`, `REDIS_PASSWORD`, `clientSecret`, `X-Api-Key`, `GITHUB_TOKEN_VALUE`,
+# `aws_credentials`, `LICENSE_KEY` all count - but a name whose LAST word says it names or describes
+# a secret (`secretName`, `secretKeyRef`, `DB_PASSWORD_FILE`, `tokenExpirationSeconds`, `TOKEN_TTL`)
+# does not: those values are evidence (which Secret is missing, which file is mounted).
+#
+#   contains      *PASSW*  *SECRET*  *TOKEN*  *CREDENTIAL*  *CREDS*  *APIKEY*  *PRIVATEKEY*  *COOKIE*
+#   word          *_PASS  *_PWD  *_PASSPHRASE  *_AUTH (exact `auth`)  *_DSN  *_SIG (exact `sig`)
+#   last word     *_KEY   (but not PRIMARY_KEY, SORT_KEY, PARTITION_KEY, PUBLIC_KEY, ... nor `key` alone)
 _SENSITIVE_SUFFIXES: tuple[str, ...] = (
     "password", "passwd", "pwd", "passphrase", "secret", "token", "apikey", "privatekey", "privatekeyid",
     "secretkey", "secretaccesskey", "accountkey", "sharedaccesskey", "clientkeydata", "authorization",
     "connectionstring", "credential", "credentials", "sessionkey", "signingkey", "encryptionkey",
     "masterkey", "accesskey", "cookie", "dockerconfigjson", "dockercfg",
 )
-_SENSITIVE_EXACT: frozenset[str] = frozenset({"auth", "pass", "sig", "xapikey"})
-# Names that end like a secret but name one instead (evidence for missing_config diagnoses).
+_SENSITIVE_EXACT: frozenset[str] = frozenset({"auth", "pass", "sig", "xapikey", "dsn"})
+_SENSITIVE_CONTAINS: tuple[str, ...] = ("passw", "secret", "token", "credential", "apikey", "privatekey", "cookie")
+_SENSITIVE_WORDS: frozenset[str] = frozenset({"pass", "pwd", "passphrase", "creds", "dsn", "auth"})
+# Names that contain a secret word but name or configure one instead (evidence for missing_config diagnoses).
 _NOT_SENSITIVE: frozenset[str] = frozenset({
     "secretname", "secretref", "secretkeyref", "tokenexpirationseconds", "serviceaccounttoken",
-    "automountserviceaccounttoken", "tokenrequests", "key", "keys", "monkey", "turkey",
+    "automountserviceaccounttoken", "tokenrequests", "key", "keys", "monkey", "turkey", "tokenizer",
+    "secretproviderclass", "secretstore", "clustersecretstore", "externalsecret", "sealedsecret",
+})
+# A last word that says the value names, locates or describes a secret rather than holding it.
+_DESCRIBING_WORDS: frozenset[str] = frozenset({
+    "name", "names", "ref", "refs", "file", "files", "path", "paths", "dir", "mount", "length", "len", "seconds",
+    "ttl", "expiry", "expiration", "expires", "enabled", "required", "type", "policy", "mode", "count", "size",
+    "version", "header", "field", "selector", "namespace", "kind", "rotation", "endpoint", "issuer", "audience",
+    "algorithm", "format", "source", "provider", "store", "class", "template", "env", "var", "location", "lifetime",
+})
+# `*_KEY` names that are not credentials.
+_PLAIN_KEY_KINDS: frozenset[str] = frozenset({
+    "primary", "foreign", "sort", "partition", "routing", "cache", "hash", "idempotency", "shard", "lookup",
+    "public", "label", "annotation", "map", "dedup", "dedupe", "group", "row", "composite", "unique", "index",
+    "cluster", "object", "s3", "bucket", "message", "record", "node", "topology", "match", "config", "feature",
 })
 _NORMALISE = str.maketrans("", "", "-_. ")
+_WORDS = re.compile(r"[A-Z]{2,}(?=[A-Z][a-z]|[^A-Za-z]|$)|[A-Z]?[a-z]+|[A-Z]+|\d+")
+
+
+def key_words(name: str) -> list[str]:
+    """`DB_PASSWORD_FILE` -> [db, password, file]; `clientSecretName` -> [client, secret, name]."""
+    return [w.lower() for w in _WORDS.findall(name)]
 
 
 @lru_cache(maxsize=8192)
 def is_sensitive_key(name: str) -> bool:
-    """True when a value stored under `name` (dict key or env-var name) must not be shown."""
+    """True when a value stored under `name` (dict key, env-var name, `key=` in text) must not be shown."""
     n = name.lower().translate(_NORMALISE)
     if n in _SENSITIVE_EXACT:
         return True
-    if n in _NOT_SENSITIVE:
+    if n in _NOT_SENSITIVE or not n:
         return False
-    return n.endswith(_SENSITIVE_SUFFIXES)
+    words = key_words(name)
+    if words and words[-1] in _DESCRIBING_WORDS:
+        return False
+    if n.endswith(_SENSITIVE_SUFFIXES) or any(c in n for c in _SENSITIVE_CONTAINS):
+        return True
+    if any(w in _SENSITIVE_WORDS for w in words):
+        return True
+    return len(words) > 1 and words[-1] == "key" and words[-2] not in _PLAIN_KEY_KINDS
 
 
 # --------------------------------------------------------------------------------------------
@@ -165,7 +200,7 @@ _WORD_START = r"(?<![A-Za-z0-9_])"  # a \b that only looks backwards (the trigge
 _rule("private_key",
       r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
       r"(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
-      r"|(?:[A-Za-z-]+: [^\n\\]*(?:\r?\n|\\r?\\n))*(?:[A-Za-z0-9+/=]*(?:\r?\n|\\r?\\n))*[A-Za-z0-9+/=]*)",
+      r"|(?:[A-Za-z-]+: [^\n\\]*(?:\r?\n|(?:\\+r)?\\+n))*(?:[A-Za-z0-9+/=]*(?:\r?\n|(?:\\+r)?\\+n))*[A-Za-z0-9+/=]*)",
       ("-----BEGIN ",))
 # JWTs (also inside Authorization headers, kubeconfigs, service-account tokens).
 _rule("jwt", r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*", ("eyJ",))
@@ -220,6 +255,47 @@ _rule("url_password", r"(://[^:/?#@\s\"'<>\\]*:)(?!\[REDACTED)[^@/\s\"'<>\\]+(?=
 # Kubeconfig private keys (YAML `client-key-data: <b64>`); `token:` is left to the key=value rules.
 _rule("kubeconfig_key", r"(client-key-data\s*:\s*[\"']?)(?!\[REDACTED)[A-Za-z0-9+/=]{16,}",
       ("client-key-data",), repl=_keep_prefix("kubeconfig_key"))
+
+# Vendor token shapes maintained by Yelp's detect-secrets (its plugins' `denylist` patterns, not its
+# line scanner: that one costs ~10 s per MB and its entropy plugins flag image digests, UIDs and every
+# plain word - measured, see docs/security.md). Only patterns with a literal anchor are taken (so they
+# run at C speed behind a trigger), wrapped in word guards so they never cut into a longer name.
+# The ones the rules above already cover more broadly (AWS, GitHub, Slack, Stripe, JWT, OpenAI, Azure,
+# private keys, basic auth) stay ours; high-entropy, keyword and public-IP plugins are not used.
+_LIB_DELIMITED_START, _LIB_DELIMITED_END = r'(?:\s|=|:|"|^)', r'(?:\s|"|$)'
+
+
+def _library_rule(kind: str, detector: type, triggers: tuple[Trigger, ...], *, starts: Starts = _at(0),
+                  only: str = "") -> None:
+    for pattern in detector.denylist:
+        if only and only not in pattern.pattern:
+            continue
+        core = pattern.pattern.removeprefix(_LIB_DELIMITED_START).removesuffix(_LIB_DELIMITED_END)  # our guards instead
+        tail = "" if core.endswith("(?!\\w)") else r"(?![A-Za-z0-9])"
+        _RULES.append(_Rule(kind, re.compile(_WORD_START + "(?:" + core + ")" + tail, pattern.flags),
+                            triggers, False, starts, lambda m, k=kind: marker(k)))
+
+
+def _register_library_rules() -> None:
+    from detect_secrets.plugins.artifactory import ArtifactoryDetector
+    from detect_secrets.plugins.gitlab_token import GitLabTokenDetector
+    from detect_secrets.plugins.mailchimp import MailchimpDetector
+    from detect_secrets.plugins.pypi_token import PypiTokenDetector
+    from detect_secrets.plugins.sendgrid import SendGridDetector
+    from detect_secrets.plugins.square_oauth import SquareOAuthDetector
+    from detect_secrets.plugins.twilio import TwilioKeyDetector
+
+    _library_rule("sendgrid_key", SendGridDetector, ("SG.",))
+    _library_rule("square_oauth_secret", SquareOAuthDetector, ("sq0csp-",))
+    _library_rule("pypi_token", PypiTokenDetector, ("pypi-",))
+    _library_rule("twilio_key", TwilioKeyDetector, ("AC", "SK"))
+    _library_rule("mailchimp_key", MailchimpDetector, ("-us",), starts=_at(32))
+    _library_rule("artifactory_token", ArtifactoryDetector, ("AKC",), only="AKC")
+    _library_rule("gitlab_token", GitLabTokenDetector,
+                  (re.compile(r"gl(?:pat|dt|rt|ft|soat|cbt|imt|ptt|agent|oas)-"), "GR1348941"))
+
+
+_register_library_rules()
 
 # JSON text may be nested (a last-applied-configuration annotation inside a JSON document inside a
 # log line), so a quote is any run of escaping backslashes plus `"`; values stop at the first such
@@ -293,15 +369,15 @@ def _redact_secret_data(text: str) -> str:
 
 # Generic key=value / key: value / "key": "value" for keys named like secrets. Run last, so vendor
 # rules get to name their kind first. The key is found by walking back from the trigger word.
-_KEY_WORDS = (r"[A-Za-z0-9_.-]*(?:password|passwd|pwd|passphrase|secret|token|api[_-]?key|private[_-]?key(?:[_-]?id)?|"
-              r"access[_-]?key|client[_-]?secret|credentials?|auth)")
+# Any key holding one of the trigger words; `is_sensitive_key` (the one list) decides whether it is a secret.
+_KEY_WORDS = r"[A-Za-z0-9_.-]*(?:pass|pwd|secret|token|key|cred|auth|dsn|cookie)[A-Za-z0-9_.-]{0,60}"
 _JSON_KV = re.compile(r"(" + _Q + r"(" + _KEY_WORDS + r")" + _Q + r"\s*:\s*" + _Q + r")((?:[^\"\\]|\\+[^\"\\])+)(?=\\*\")",
                       re.IGNORECASE)
 # The key starts a word (or follows a JSON-escaped \n); the value stops at quotes, separators and
 # JSON escapes, so a redacted value never swallows the backslash of an escaped closing quote.
-_TEXT_KV = re.compile(r"(?:(?<![A-Za-z0-9_.\"\\-])|(?<=\\[nrt])|(?<=\")(?=" + _KEY_WORDS + r"=))((" + _KEY_WORDS + r")\\?[\"']?[ \t]*(?:=|:(?!//))"
+_TEXT_KV = re.compile(r"(?:(?<![A-Za-z0-9_.\"\\-])|(?<=\\[nrt])|(?<=\")(?=" + _KEY_WORDS + r"(?:=|:[ \t])))((" + _KEY_WORDS + r")\\?[\"']?[ \t]*(?:=|:(?!//))"
                       r"[ \t]*\\?[\"']?)((?:[^\s\"',;&}\]\\]|\\(?![\"'\\nrt]))+)", re.IGNORECASE)
-_KV_TRIGGERS = ("pass", "pwd", "secret", "token", "key", "credential", "auth")
+_KV_TRIGGERS = ("pass", "pwd", "secret", "token", "key", "cred", "auth", "dsn", "cookie")
 _KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 _HARMLESS_VALUES = frozenset({"true", "false", "null", "none", "nil", "", "-", "{", "[", "\\"})
 
@@ -330,7 +406,57 @@ def _kv_repl(m: re.Match[str]) -> str:
     if (not is_sensitive_key(m.group(2)) or value.startswith(("[REDACTED", "<"))  # "<set to the key 'x' in secret 'y'>"
             or value.lower() in _HARMLESS_VALUES):
         return m.group(0)
+    if _in_prose(m) and not looks_secret(value):
+        return m.group(0)  # "registry credentials: kubectl -n shop get pod api-0" is a sentence, not a setting
     return m.group(1) + marker(_kv_kind(m.group(2)))
+
+
+_PROSE_BEFORE = re.compile(r"[A-Za-z0-9)][ \t]+$")
+_PROSE_AFTER = re.compile(r"[ \t]+[A-Za-z]")
+
+
+def _in_prose(m: re.Match[str]) -> bool:
+    """`key: value` in the middle of a sentence (a word, then the key, then `: `), not a setting: a setting is
+    `key=value`, or `key: value` at the start of a line (YAML, headers) or after punctuation (`; pwd: x`)."""
+    sep = m.group(1)[len(m.group(2)):]
+    if "=" in sep or '"' in sep or "'" in sep:
+        return False
+    line_start = m.string.rfind("\n", max(0, m.start() - 200), m.start()) + 1
+    if _PROSE_BEFORE.search(m.string, max(line_start, m.start() - 200), m.start()) is not None:
+        return True
+    return _PROSE_AFTER.match(m.string, m.end()) is not None  # "credentials: see the runbook"
+
+
+_COMMAND_WORDS = frozenset({"kubectl", "helm", "oc", "docker", "curl", "run", "use", "see", "check", "ask", "contact",
+                            "rotate", "expired", "invalid", "missing", "required", "rejected", "denied", "unknown"})
+
+
+def looks_secret(value: str) -> bool:
+    """A value in prose that reads like a credential rather than a word: 6+ characters with a digit, mixed
+    case or a symbol (hunter2, Tr0ub4dor&3, xK9pQ2mZ). Words, commands and placeholders stay."""
+    v = value.strip("\"'.,;:()[]{}")
+    if len(v) < 6 or v.lower() in _COMMAND_WORDS or v.startswith(("[REDACTED", "<", "$")):
+        return False
+    return (any(c.isdigit() for c in v) or (any(c.isupper() for c in v) and any(c.islower() for c in v[1:]))
+            or any(c in "!@#$%^*+/=~_?&" for c in v))
+
+
+# Secrets told in prose: "the redis password is hunter2", "password for admin was Xy9!pq", "token: ..." is
+# the key=value rule's. Only a value that looks like a credential (or is quoted) goes: "the password is
+# incorrect" and "the token expired" stay as they are.
+_PROSE = re.compile(
+    r"((?:password|passwd|passphrase|pwd|secret|token|api[ _-]?key|credentials?)"
+    r"(?:\s+(?:for|of)\s+[\w.@:/-]{1,80})?\s+(?:is|was|=|set\s+to|became|becomes|changed\s+to|reset\s+to)"
+    r"\s+(?:now\s+|still\s+)?)(?:([\"'\u201c])([^\"'\u201d\n]{1,200})(?=[\"'\u201d])|([^\s\"'\u201d,;<>]{4,200}))",
+    re.IGNORECASE)
+
+
+def _prose_repl(m: re.Match[str]) -> str:
+    quote, raw = (m.group(2), m.group(3)) if m.group(2) else ("", m.group(4))
+    value = raw if quote else raw.rstrip(".")
+    if value.startswith("[REDACTED") or not (quote or looks_secret(value)):
+        return m.group(0)
+    return m.group(1) + quote + marker("secret_in_prose") + raw[len(value):]
 
 
 def _kv_kind(key: str) -> str:
@@ -344,6 +470,8 @@ def _kv_kind(key: str) -> str:
 _KV_RULES = (
     _Rule("json_kv", _JSON_KV, _KV_TRIGGERS, True, _json_key_starts, _kv_repl),
     _Rule("text_kv", _TEXT_KV, _KV_TRIGGERS, True, _text_key_starts, _kv_repl),
+    _Rule("secret_in_prose", _PROSE, ("pass", "pwd", "secret", "token", "key", "credential"), True,
+          lambda text, i, n: (i, i - 4), _prose_repl),
 )
 
 

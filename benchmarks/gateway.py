@@ -67,8 +67,13 @@ async def main() -> None:
     async with GatewayExecutor(server) as ex:
         for label, c in (("get_pod", good), ("rejected", bad)):
             rows.append((f"in-process MCP {label}", await _time(lambda c=c: ex.call(c, task_id="b", cluster_id="c"))))
-    async with serving_http(server) as url:
-        async with GatewayExecutor(url) as ex:
+    from aetherius.http.auth import Authenticator, generate_api_key, hash_api_key
+    from schemas.security_settings import SecuritySettings
+
+    key = generate_api_key()
+    callers = Authenticator(SecuritySettings(api_keys=[{"name": "bench", "role": "sre", "hash": hash_api_key(key)}]))
+    async with serving_http(server, authenticator=callers) as url:
+        async with GatewayExecutor(url, token=key) as ex:
             for label, c in (("get_pod", good), ("rejected", bad)):
                 rows.append((f"streamable HTTP {label}", await _time(lambda c=c: ex.call(c, task_id="b", cluster_id="c"))))
     print(f"{'path':32} {'p50 ms':>8} {'p95 ms':>8}   (n={N})")

@@ -19,6 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from typing import Any
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer
@@ -180,3 +181,25 @@ async def connect_with_retry(producer: Producer, stop: asyncio.Event, *, first_d
         except TimeoutError:
             pass
         delay = min(delay * 2, max_delay)
+
+
+def audit_publisher(producer: Producer, topic: str, *, max_pending: int = 10_000):  # noqa: ANN201
+    """An `async (AuditEvent) -> None` that publishes to the audit topic without slowing its caller: the send runs
+    in the background (enqueueing can wait on topic metadata); a failure is logged (the event with it, so the trail
+    survives in the log), never raised. Bounded: a dead broker cannot make audit sends pile up without limit."""
+    pending: set[asyncio.Task[Any]] = set()
+
+    async def send(event: Any) -> None:
+        try:
+            await producer.send(topic, event.id.encode(), event.to_bytes())
+        except Exception as exc:  # noqa: BLE001 - audit trouble must not fail or slow the audited work
+            log.warning("audit event not published (%s); event follows: %s", exc, event.model_dump_json())
+
+    async def publish(event: Any) -> None:
+        if len(pending) < max_pending:
+            task = asyncio.create_task(send(event))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        else:
+            log.warning("audit backlog full; event follows: %s", event.model_dump_json())
+    return publish

@@ -123,6 +123,20 @@ def event_count(obj: dict[str, Any]) -> int:
     return int(count)
 
 
+EVENT_MESSAGE_MAX = 4096  # characters of an event message kept (the API server allows ~1 KB; some writers more)
+
+
+def event_message(text: Any) -> str:
+    """An event's message as it may be stored: redacted once, here where it enters (docs/security.md), and cut
+    to EVENT_MESSAGE_MAX with a marker - an event cannot be refused with a 4xx like an alert can."""
+    from agents.redaction import redact_text
+
+    text = redact_text(str(text))
+    if len(text) > EVENT_MESSAGE_MAX:
+        text = text[:EVENT_MESSAGE_MAX] + f"...[truncated {len(text) - EVENT_MESSAGE_MAX} characters]"
+    return text
+
+
 def to_kube_event(obj: dict[str, Any], cluster_id: str) -> KubeEvent:
     """The API's Event JSON as our record; ValueError names what is missing or malformed."""
     meta = obj.get("metadata") or {}
@@ -139,7 +153,7 @@ def to_kube_event(obj: dict[str, Any], cluster_id: str) -> KubeEvent:
             uid=meta["uid"],
             namespace=meta.get("namespace") or involved.get("namespace") or "default",
             reason=obj["reason"],
-            message=obj.get("message") or obj.get("note") or "",
+            message=event_message(obj.get("message") or obj.get("note") or ""),
             type=obj.get("type") or "Warning",
             count=event_count(obj),
             involved_object=InvolvedObject.model_validate(involved),

@@ -29,15 +29,20 @@ from aetherius.http.auth import security_middlewares
 from aetherius.http.rbac import PRINCIPAL, Principal, require
 from aetherius.http.suspensions import follow_suspensions, principal_subject
 from aetherius.http.health import add_health_routes
+from aetherius.http.openapi import add_openapi_route
 from aetherius.metrics import REGISTRY
 from schemas.alertmanager import Alert, AlertmanagerPayload, RawAlert
 from schemas.audit import AuditEvent
 from schemas.base import utcnow
 from schemas.requester import Requester
 from schemas.settings import Settings
+from schemas.suspension import suspension_for
 from schemas.topics import topic_name
+from agents.redaction import redact_text
+from streams.admission import LIMITS, AdmissionError, check_alert, check_manual, check_payload_fields, redacted_alert
 from streams.fingerprint import alert_fingerprint, labels_fingerprint, record_id
-from streams.producer import OutRecord, ProduceError, Producer, connect_with_retry
+from streams.producer import OutRecord, ProduceError, Producer, audit_publisher, connect_with_retry
+from streams.suspensions import TOPIC as SUSPENSIONS_TOPIC
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +121,24 @@ def record_for(raw: RawAlert, topic: str, max_bytes: int, field: str) -> OutReco
                      headers=[("record-id", rid.encode()), ("source", source)])
 
 
+def admitted(payload: AlertmanagerPayload) -> AlertmanagerPayload:
+    """The payload within its budgets and naming objects by the Kubernetes rules (streams/admission.py), with
+    labels, annotations and URLs redacted once, here; or a Rejection naming the first field that is not."""
+    try:
+        check_payload_fields(payload.receiver, payload.externalURL, payload.groupKey, len(payload.alerts))
+        for i, alert in enumerate(payload.alerts):
+            check_alert(alert, f"alerts[{i}]")
+    except AdmissionError as exc:
+        raise Rejection(exc.status, "too_large" if exc.status == 413 else "invalid_payload", exc.message,
+                        exc.field) from None
+    return payload.model_copy(update={"alerts": [redacted_alert(a) for a in payload.alerts],
+                                      "externalURL": redact_text(payload.externalURL)})
+
+
 def alertmanager_records(payload: AlertmanagerPayload, topic: str, max_bytes: int,
                          received_at: datetime) -> list[OutRecord]:
     """Every alert of the payload as a record, or a Rejection for the whole payload."""
+    payload = admitted(payload)
     return [
         record_for(RawAlert(fingerprint=alert_fingerprint(alert), alert=alert, receiver=payload.receiver,
                             external_url=payload.externalURL, received_at=received_at),
@@ -141,11 +161,11 @@ class ManualRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    cluster_id: str = Field(min_length=1, max_length=253)
+    cluster_id: str = Field(min_length=1, max_length=253)  # the Kubernetes rules: check_manual_names
     namespace: str = Field(default="", max_length=253)  # empty for cluster-scoped kinds (node)
     kind: str
     name: str = Field(min_length=1, max_length=253)
-    reason: str = Field(default="", max_length=4000)
+    reason: str = Field(default="", max_length=LIMITS["reason"])
     severity: Literal["critical", "warning", "info"] = "warning"
 
     @field_validator("kind")
@@ -155,6 +175,12 @@ class ManualRequest(BaseModel):
         if kind not in KIND_LABELS:
             raise ValueError(f"kind must be one of {sorted(KIND_LABELS)}")
         return kind
+
+
+def check_manual_names(req: ManualRequest) -> None:
+    """The request's names by the Kubernetes rules and its reason's budget; AdmissionError naming the field
+    (with `attempt` set when a name is a write command, an escalation or shell syntax: the person's attempt)."""
+    check_manual(req.cluster_id, req.namespace, req.kind, req.name, req.reason)
 
 
 def requester_of(principal: Principal, via: Literal["api", "cli"] = "api") -> Requester:
@@ -177,7 +203,7 @@ def manual_raw_alert(req: ManualRequest, now: datetime, requester: Requester) ->
         labels["namespace"] = req.namespace
     annotations = {"summary": req.reason or f"manual diagnosis of {req.kind} {req.name}", "requested_by": requester.via}
     fingerprint = labels_fingerprint(labels)
-    alert = Alert(labels=labels, annotations=annotations, startsAt=now, fingerprint=fingerprint)
+    alert = redacted_alert(Alert(labels=labels, annotations=annotations, startsAt=now, fingerprint=fingerprint))
     return RawAlert(fingerprint=fingerprint, alert=alert, receiver="manual", received_at=now, requested_by=requester)
 
 
@@ -193,11 +219,16 @@ def _is_json(content_type: str) -> bool:
                                                   content_type.endswith("+json"))
 
 
+async def _no_audit(_event: AuditEvent) -> None:
+    return None
+
+
 @dataclass
 class Bridge:
     settings: Settings
     producer: Producer
     ack_timeout: float
+    audit: Callable[[AuditEvent], Awaitable[None]] = _no_audit
 
     @property
     def raw_topic(self) -> str:
@@ -242,6 +273,12 @@ class Bridge:
     async def manual(self, request: web.Request) -> web.Response:
         try:
             req = _validate(ManualRequest, await self._body(request))
+            try:
+                check_manual_names(req)
+            except AdmissionError as exc:
+                if exc.attempt is not None:
+                    await self.on_attempt(request, req, exc)
+                raise Rejection(400, "invalid_payload", exc.message, exc.field) from None
             raw = manual_raw_alert(req, utcnow(), requester_of(request[PRINCIPAL]))  # set by the auth middleware
             await self._produce([record_for(raw, self.raw_topic, self.producer.max_request_size - 512, "body")])
         except Rejection as rej:
@@ -251,6 +288,49 @@ class Bridge:
                  raw.requested_by.subject, raw.requested_by.role,  # type: ignore[union-attr]
                  extra={"cluster_id": req.cluster_id, "fingerprint": raw.fingerprint})
         return web.json_response({"accepted": 1, "fingerprint": raw.fingerprint}, status=202)
+
+    async def _audit_quietly(self, event: AuditEvent) -> None:
+        try:
+            await self.audit(event)
+        except Exception as exc:  # noqa: BLE001 - an audit sink's trouble never turns a refusal into a 500
+            log.error("audit event %s not recorded: %s", event.action, type(exc).__name__)
+
+    async def on_attempt(self, request: web.Request, req: ManualRequest, exc: AdmissionError) -> None:
+        """A person's own request named a write command, an escalation or shell syntax as an object (SRS §5.8.5):
+        refused like any bad name, and also audited as `security.<kind>` (so the SOC is alerted) and the person
+        suspended. This is the one place a person's request can be an attempt: names are checked here, so no
+        task carries one to the gateway. Never raises - the refusal stands whatever the broker does."""
+        kind, what = exc.attempt  # type: ignore[misc]
+        principal: Principal = request[PRINCIPAL]
+        requester = requester_of(principal)
+        now = utcnow()
+        event = AuditEvent(actor=requester.subject, role=principal.role, action=f"security.{kind}",
+                           resource=f"{request.method} {request.path}", cluster_id=redact_text(req.cluster_id)[:100],
+                           result="rejected", reason=redact_text(f"field {exc.field} {what}")[:1000],
+                           source_ip=request.remote or "",
+                           details={"parameter": exc.field, "layer": "entry", "security_event": kind, "transport": "http",
+                                    "parameters": {exc.field: redact_text(str(getattr(req, exc.field, "")))[:300]}})
+        log.warning("security event %s in a manual request by %s: field %s %s", kind, requester.subject, exc.field, what)
+        await self._audit_quietly(event)
+        seconds = self.settings.security.suspensions.seconds
+        start = AuditEvent(actor="security-response", action="suspension.start", result="ok",
+                           cluster_id=event.cluster_id)
+        entry = suspension_for(requester, seconds=seconds, now=now, security_event=kind,
+                               reason=f"manual request: field {exc.field} {what}", cluster_id=event.cluster_id,
+                               audit_event_id=start.id)
+        if entry is None:
+            return
+        topic = topic_name(self.settings.kafka.topic_prefix, SUSPENSIONS_TOPIC)
+        try:
+            await self.producer.send_all_and_wait([OutRecord(topic=topic, key=entry.subject.encode(),
+                                                             value=entry.to_bytes())], timeout=self.ack_timeout)
+        except Exception as failure:  # noqa: BLE001 - the request is refused anyway; the audit line says who
+            log.error("suspension of %s not published: %s", entry.subject, type(failure).__name__)
+            return
+        await self._audit_quietly(start.model_copy(update={
+            "resource": f"user/{entry.subject}", "reason": f"{kind}: {entry.reason}"[:1000],
+            "details": {"subject": entry.subject, "until": entry.until.isoformat(), "task_id": "",
+                        "security_event": kind, "seconds": seconds, "security_audit_event_id": event.id}}))
 
 
 BRIDGE = web.AppKey("bridge", Bridge)
@@ -284,8 +364,8 @@ def create_app(settings: Settings, producer: Producer, *, ack_timeout: float = 5
     the collector's view (gc.freeze), so a full collection scans only request garbage: measured, the
     bridge's gen-2 pause went from ~60 ms (a p99 spike at 500 req/s) to under 13 ms.
     """
-    bridge = Bridge(settings, producer, ack_timeout)
-    audit = audit_sink or _audit_to_topic(producer, topic_name(settings.kafka.topic_prefix, "audit"))
+    audit = audit_sink or audit_publisher(producer, topic_name(settings.kafka.topic_prefix, "audit"))
+    bridge = Bridge(settings, producer, ack_timeout, audit)
     # The one security layer (aetherius/http): Alertmanager's bearer/basic credential on the webhook (role
     # alertmanager), API keys or OIDC tokens elsewhere; every call authenticated, authorised and audited.
     app = web.Application(middlewares=[_timing, *security_middlewares(settings.security, audit, settings.webhook)],
@@ -295,30 +375,12 @@ def create_app(settings: Settings, producer: Producer, *, ack_timeout: float = 5
     app.router.add_post(WEBHOOK_PATH, require("alerts:ingest")(bridge.alertmanager))
     app.router.add_post(TASKS_PATH, require("tasks:create")(bridge.manual))
     add_health_routes(app, lambda: producer.ready, lambda: {"kafka": producer.ready})
+    add_openapi_route(app)  # like every HTTP role: its own routes, to any human role's credential
     if manage_producer:
         app.cleanup_ctx.append(_producer_lifecycle(producer))
     if freeze_gc:
         app.on_startup.append(_freeze_gc)
     return app
-
-
-def _audit_to_topic(producer: Producer, topic: str) -> Callable[[AuditEvent], Awaitable[None]]:
-    """Audit without slowing the answer: the send runs in the background (enqueueing can wait on topic
-    metadata); a failure is logged, never turned into a failed request."""
-    pending: set[asyncio.Task[Any]] = set()
-
-    async def send(event: AuditEvent) -> None:
-        try:
-            await producer.send(topic, event.id.encode(), event.to_bytes())
-        except Exception as exc:  # noqa: BLE001 - audit trouble must not fail or slow ingestion
-            log.warning("audit event not published: %s", exc)
-
-    async def publish(event: AuditEvent) -> None:
-        if len(pending) < 10_000:  # bounded: a dead broker cannot make audit tasks pile up without limit
-            task = asyncio.create_task(send(event))
-            pending.add(task)
-            task.add_done_callback(pending.discard)
-    return publish
 
 
 async def _freeze_gc(_app: web.Application) -> None:

@@ -571,7 +571,7 @@ def test_watch_is_probed_over_http_and_scraped_like_the_other_roles(manifests: l
       "worker.autoscaling.maxReplicas=9"], "would sit idle"),
     (["sink.replicaCount=2"], "sink.replicaCount must be 1"),
     (["watch.replicaCount=2"], "watch.replicaCount must be 1"),
-    (["gateway.enabled=true"], "gateway-token"),
+    (["gateway.enabled=true"], "api-keys"),
     (["secrets.values.openai_key=x"], "not a key Aetherius reads"),
     (["clickhouse.embedded=false"], "clickhouse-url"),
     (["kafka.bootstrap="], "kafka.bootstrap is required"),

@@ -26,7 +26,9 @@ from agents.tools.builtin import BUILTIN_TOOLS
 from agents.tools.registry import ToolRegistry, load_registry
 from agents.tools.safety import WRITE_VERBS
 from agents.tools.types import ToolCall
+from aetherius.http.auth import Authenticator, generate_api_key, hash_api_key
 from schemas.audit import AuditEvent
+from schemas.security_settings import SecuritySettings
 from tests.dumpkit import Ctr, DumpBuilder
 
 REPO = Path(__file__).resolve().parents[1]
@@ -129,7 +131,7 @@ def _rejections() -> list:
         pytest.param(call("get_pod", namespace=NS, name="x; kubectl delete pod y"), "sre", "prod", "read_only", "destructive_operation", id="write-verb"),
         pytest.param(call("pod_logs", namespace=NS, name=POD, container="sudo cat /etc/shadow"), "sre", "prod", "parameters", "privilege_escalation", id="sudo"),
         pytest.param(call("get_pod", namespace=NS, name="$(id)"), "sre", "prod", "parameters", "injection_attempt", id="injection"),
-        pytest.param(call("get_pod", namespace=NS, name="a" * 20000), "sre", "prod", "parameters", "injection_attempt", id="20KB"),
+        pytest.param(call("get_pod", namespace=NS, name="a" * 20000), "sre", "prod", "parameters", None, id="20KB"),
         pytest.param(call("get_pod", namespace=NS), "sre", "prod", "parameters", None, id="missing"),
         pytest.param(call("get_pod", namespace=NS, name=POD), "auditor", "prod", "role", "unauthorized_access", id="role"),
         pytest.param(call("get_pod", namespace=NS, name=POD), "sre", "staging", "cluster", None, id="unknown-cluster"),
@@ -347,8 +349,17 @@ def test_a_write_tool_smuggled_into_memory_is_still_refused(dump: Path) -> None:
     assert [e.action for e in audit.events] == ["tool.call", "security.destructive_operation"]
 
 
-# -- streamable HTTP -----------------------------------------------------------------------------------------
-def test_streamable_http_calls_with_token(dump: Path) -> None:
+# -- streamable HTTP ---------------------------------------------------------------------------------------------
+GW_KEYS = {"worker-eu": ("sre", generate_api_key()), "dev-bob": ("developer", generate_api_key())}
+
+
+def gw_callers() -> Authenticator:
+    """The gateway's callers: the same API keys as the HTTP roles (hashes in settings, keys with the callers)."""
+    return Authenticator(SecuritySettings(api_keys=[{"name": n, "role": r, "hash": hash_api_key(k)}
+                                                    for n, (r, k) in GW_KEYS.items()]))
+
+
+def test_streamable_http_calls_from_verified_callers(dump: Path) -> None:
     big = {"pods": [{"metadata": {"name": f"p{i}"}, "pad": "z" * 1000} for i in range(3000)]}  # ~3 MB answer
 
     async def big_pods(reader, namespace, label_selector=""):
@@ -356,34 +367,55 @@ def test_streamable_http_calls_with_token(dump: Path) -> None:
 
     gateway, audit = make(dump, tools={**BUILTIN_TOOLS, "list_pods": big_pods})
     server = GatewayServer(gateway)
+    worker_key, dev_key = GW_KEYS["worker-eu"][1], GW_KEYS["dev-bob"][1]
 
     async def go():
-        async with serving_http(server, token="s3cret-gw-token") as url:
+        async with serving_http(server, authenticator=gw_callers()) as url:
             assert url.startswith("http://127.0.0.1:")
-            async with GatewayExecutor(url, token="s3cret-gw-token") as ex:
+            async with GatewayExecutor(url, token=worker_key) as ex:
                 tools = await ex.list_tools()
-                pod = await ex.call(call("get_pod", namespace=NS, name=POD), task_id="t-h", cluster_id="prod", role="developer")
+                # The worker's sre key, calling for a developer's task: narrowed to developer, actor = the key.
+                pod = await ex.call(call("get_pod", namespace=NS, name=POD), task_id="t-h", cluster_id="prod",
+                                    role="developer", actor="alice")
                 bad = await ex.call(call("get_pod", namespace=NS, name="$(id)"), task_id="t-h", cluster_id="prod")
                 large = await ex.call(call("list_pods", namespace=NS), task_id="t-h", cluster_id="prod")
+            async with GatewayExecutor(url, token=dev_key) as dev:  # a developer claiming admin and another name
+                claimed = await dev.call(call("get_pod", namespace=NS, name=POD), task_id="t-d", cluster_id="prod",
+                                         role="admin", actor="root")
             intruder = GatewayExecutor(url, token="wrong", connect_timeout_seconds=5)
             denied = await intruder.call(call("get_pod", namespace=NS, name=POD), task_id="x", cluster_id="prod")
             await intruder.aclose()
-            anonymous = GatewayExecutor(url, connect_timeout_seconds=5)
-            denied2 = await anonymous.call(call("get_pod", namespace=NS, name=POD), task_id="x", cluster_id="prod")
+            anonymous = GatewayExecutor(url, connect_timeout_seconds=5)  # no credential, claiming admin
+            denied2 = await anonymous.call(call("get_pod", namespace=NS, name=POD), task_id="x", cluster_id="prod",
+                                           role="admin", actor="made-up")
             await anonymous.aclose()
-        return tools, pod, bad, large, denied, denied2
+        return tools, pod, bad, large, claimed, denied, denied2
 
-    tools, pod, bad, large, denied, denied2 = asyncio.run(go())
+    tools, pod, bad, large, claimed, denied, denied2 = asyncio.run(go())
     assert [t.name for t in tools] == REGISTRY.ids
     assert pod.ok and DB_PASSWORD not in pod.output and json.loads(pod.output)["pod"]["metadata"]["name"] == POD
     assert bad.rejected and "layer parameters" in bad.error
     assert large.ok and not large.truncated and json.loads(large.output) == big
+    assert claimed.ok
     assert not denied.ok and "gateway unavailable" in denied.error
     assert not denied2.ok and "gateway unavailable" in denied2.error
     events = audit.calls()
-    assert [e.result for e in events] == ["allowed", "rejected", "allowed"]  # refused logins never reach a tool
-    assert events[0].details["transport"] == "streamable-http" and events[0].source_ip == "127.0.0.1"
-    assert events[0].role == "developer" and events[0].details["task_id"] == "t-h"
+    assert [e.result for e in events] == ["allowed", "rejected", "allowed", "allowed"]  # refused logins reach no tool
+    first, *_, last = events
+    assert first.details["transport"] == "streamable-http" and first.source_ip == "127.0.0.1"
+    assert (first.actor, first.role, first.details["narrowed_to"], first.details["on_behalf_of"]) == \
+        ("worker-eu", "developer", "developer", "alice")
+    assert first.details["task_id"] == "t-h"
+    # A claim never widens: the developer's key runs as developer, under its own name.
+    assert (last.actor, last.role, last.details["claimed_role_refused"], last.details["on_behalf_of"]) == \
+        ("dev-bob", "developer", "admin", "root")
+
+
+def test_the_http_transport_has_no_unauthenticated_mode(dump: Path) -> None:
+    gateway, _ = make(dump)
+    with pytest.raises(ValueError, match="verified callers"):
+        from agents.gateway.server import http_app
+        http_app(GatewayServer(gateway), authenticator=None)
 
 
 def test_executor_reconnects_after_the_gateway_restarts(dump: Path) -> None:
@@ -391,12 +423,12 @@ def test_executor_reconnects_after_the_gateway_restarts(dump: Path) -> None:
     server = GatewayServer(gateway)
 
     async def go():
-        async with serving_http(server) as url:
+        async with serving_http(server, authenticator=gw_callers()) as url:
             port = int(url.rsplit(":", 1)[1].split("/")[0])
-            ex = GatewayExecutor(url, connect_timeout_seconds=5)
+            ex = GatewayExecutor(url, token=GW_KEYS["worker-eu"][1], connect_timeout_seconds=5)
             first = await ex.call(call("list_nodes"), task_id="t", cluster_id="prod")
         down = await ex.call(call("list_nodes"), task_id="t", cluster_id="prod")
-        async with serving_http(server, port=port):
+        async with serving_http(server, authenticator=gw_callers(), port=port):
             again = await ex.call(call("list_nodes"), task_id="t", cluster_id="prod")
         await ex.aclose()
         return first, down, again
@@ -419,8 +451,19 @@ def test_concurrent_calls_share_one_session(dump: Path) -> None:
 
 
 # -- the command ---------------------------------------------------------------------------------------------
-def test_gateway_command_serves_a_dump(dump: Path) -> None:
-    env = {**os.environ, "AETHERIUS_GATEWAY_TOKEN": "cli-token-123", "PYTHONPATH": str(REPO)}
+def gw_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AETHERIUS_")}
+    env.update({"PYTHONPATH": str(REPO), "AETHERIUS_KAFKA__BOOTSTRAP": os.environ.get("AETHERIUS_KAFKA_BOOTSTRAP",
+                                                                                      "127.0.0.1:1"),
+                "AETHERIUS_SECURITY__API_KEYS": json.dumps([{"name": n, "role": r, "hash": hash_api_key(k)}
+                                                            for n, (r, k) in GW_KEYS.items()])})
+    env.update(extra or {})
+    return env
+
+
+def test_gateway_command_serves_a_dump_to_verified_callers(dump: Path) -> None:
+    """Kafka unreachable (port 1 unless a broker is given): the audit trail falls back to the log, never lost."""
+    env = gw_env({"AETHERIUS_KAFKA__BOOTSTRAP": "127.0.0.1:1"})
     proc = subprocess.Popen([*AETHERIUS, "gateway", "--dump", str(dump), "--cluster", "prod",
                              "--port", "0"], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -429,29 +472,147 @@ def test_gateway_command_serves_a_dump(dump: Path) -> None:
         url = line.split()[2]
 
         async def go():
-            async with GatewayExecutor(url, token="cli-token-123") as ex:
-                return await ex.call(call("pod_logs", namespace=NS, name=POD, tail_lines=2), task_id="t", cluster_id="prod")
+            async with GatewayExecutor(url, token=GW_KEYS["worker-eu"][1]) as ex:
+                ok = await ex.call(call("pod_logs", namespace=NS, name=POD, tail_lines=2), task_id="t", cluster_id="prod")
+            anonymous = GatewayExecutor(url, connect_timeout_seconds=5)
+            refused = await anonymous.call(call("pod_logs", namespace=NS, name=POD), task_id="t", cluster_id="prod",
+                                           role="admin")
+            await anonymous.aclose()
+            return ok, refused
 
-        result = asyncio.run(go())
+        result, refused = asyncio.run(go())
         assert result.ok and "OOMKilled exit code 137" in json.loads(result.output)["logs"]
+        assert not refused.ok
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=20)
+        out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
-    audit_lines = [json.loads(line)["msg"] for line in err.splitlines() if line.startswith("{") and '"audit ' in line]
-    assert any('"action":"tool.call"' in m and '"resource":"tool/pod_logs"' in m for m in audit_lines), err
+    logged = [json.loads(m.split("event follows: ", 1)[1]) for m in
+              (json.loads(line)["msg"] for line in err.splitlines() if line.startswith("{")) if "event follows: " in m]
+    assert any((e["action"], e["resource"], e["actor"]) == ("tool.call", "tool/pod_logs", "worker-eu") for e in logged)
+    assert any((e["action"], e["result"]) == ("mcp.request", "rejected") for e in logged), err
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["--dump", "/nonexistent/dir"], "does not exist"),
-    (["--dump", ".", "--host", "0.0.0.0"], "not a loopback address"),
-    (["--dump", ".", "--port", "70000"], "is not a TCP port"),
-    (["--dump", ".", "--registry", "/nonexistent.yaml"], "cannot read the tool registry"),
+@pytest.mark.kafka
+def test_gateway_command_audits_to_the_audit_topic(dump: Path, kafka_bootstrap: str, topic_prefix: str) -> None:
+    """Issue 14: the standalone gateway's audit events (a call, a refused login, a security event) are on the audit
+    topic like every other role's - so the sink alerts the SOC - not on stderr only."""
+    from tests.kafkautil import read_all, run
+
+    env = gw_env({"AETHERIUS_KAFKA__BOOTSTRAP": kafka_bootstrap, "AETHERIUS_KAFKA__TOPIC_PREFIX": topic_prefix})
+    proc = subprocess.Popen([*AETHERIUS, "gateway", "--dump", str(dump), "--cluster", "prod", "--port", "0"],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = proc.stdout.readline().split()[2]
+
+        async def go():
+            async with GatewayExecutor(url, token=GW_KEYS["dev-bob"][1]) as ex:
+                await ex.call(call("get_pod", namespace=NS, name=POD), task_id="t1", cluster_id="prod", role="admin")
+                await ex.call(call("get_pod", namespace=NS, name="x && sudo cat /etc/shadow"), task_id="t2",
+                              cluster_id="prod")
+            anonymous = GatewayExecutor(url, connect_timeout_seconds=5)
+            await anonymous.call(call("get_pod", namespace=NS, name=POD), task_id="t3", cluster_id="prod")
+            await anonymous.aclose()
+
+        asyncio.run(go())
+        import time
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                events = [json.loads(v) for _, v in run(read_all(kafka_bootstrap, f"{topic_prefix}.audit"))]
+            except Exception:  # noqa: BLE001 - the topic may not exist until the first event
+                events = []
+            if {"tool.call", "security.privilege_escalation", "mcp.request"} <= {e["action"] for e in events}:
+                break
+            time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    by_action = {e["action"]: e for e in events}
+    assert {"tool.call", "security.privilege_escalation", "mcp.request"} <= set(by_action), sorted(by_action)
+    calls = [e for e in events if e["action"] == "tool.call"]
+    assert {(e["actor"], e["role"]) for e in calls} == {("dev-bob", "developer")}
+    assert by_action["security.privilege_escalation"]["actor"] == "dev-bob"
+    assert by_action["mcp.request"]["result"] == "rejected" and by_action["mcp.request"]["actor"] == "anonymous"
+
+
+@pytest.mark.parametrize("argv,message,env", [
+    (["--dump", "/nonexistent/dir"], "does not exist", None),
+    (["--dump", ".", "--port", "70000"], "is not a TCP port", None),
+    (["--dump", ".", "--registry", "/nonexistent.yaml"], "cannot read the tool registry", None),
+    (["--dump", "."], "no caller credentials configured", {"AETHERIUS_SECURITY__API_KEYS": "[]"}),
 ])
-def test_gateway_command_bad_input(argv: list[str], message: str) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "AETHERIUS_GATEWAY_TOKEN"}
-    env["PYTHONPATH"] = str(REPO)
-    proc = subprocess.run([*AETHERIUS, "gateway", *argv], cwd=REPO, env=env,
+def test_gateway_command_bad_input(argv: list[str], message: str, env: dict | None) -> None:
+    proc = subprocess.run([*AETHERIUS, "gateway", *argv], cwd=REPO, env=gw_env(env),
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert message in proc.stderr and proc.stderr.strip().splitlines()[-1].startswith("aetherius gateway:")
+
+
+def test_hostile_http_requests_at_the_gateway(dump: Path, capsys) -> None:
+    """Issue 14's count for the MCP entry point: hostile HTTP requests (no/wrong credentials, claimed roles, broken
+    JSON-RPC, oversized bodies) and hostile tool calls from a verified caller - a clear 4xx or a rejected result,
+    never a 5xx, and no tool reached except by a verified, valid call."""
+    import httpx
+
+    gateway, audit = make(dump)
+    server = GatewayServer(gateway)
+    key = GW_KEYS["dev-bob"][1]
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+    accept = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    call_body = {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                 "params": {"name": "get_pod", "arguments": {"namespace": NS, "name": POD},
+                            "_meta": {"aetherius.io/role": "admin", "aetherius.io/actor": "root"}}}
+    unauthenticated: list[tuple[str, dict[str, str], bytes]] = [
+        ("no credential", accept, json.dumps(init).encode()),
+        ("wrong key", {**accept, "Authorization": "Bearer aek_wrong"}, json.dumps(init).encode()),
+        ("wrong X-API-Key", {**accept, "X-API-Key": "nope"}, json.dumps(init).encode()),
+        ("basic auth", {**accept, "Authorization": "Basic dXNlcjpwYXNz"}, json.dumps(init).encode()),
+        ("malformed JWT", {**accept, "Authorization": "Bearer eyJhbGciOiJub25lIn0.e30."}, json.dumps(init).encode()),
+        ("claimed admin, no key", accept, json.dumps(call_body).encode()),
+        ("bare bearer", {**accept, "Authorization": "Bearer"}, json.dumps(init).encode()),
+        ("unknown scheme", {**accept, "Authorization": "Negotiate abc"}, json.dumps(init).encode()),
+    ]
+    authenticated: list[tuple[str, dict[str, str], bytes]] = [
+        ("not json", accept, b"{nope"), ("empty", accept, b""), ("array of junk", accept, b"[1,2,3]"),
+        ("no method", accept, b'{"jsonrpc":"2.0","id":1}'), ("wrong content type", {**accept, "Content-Type": "text/plain"},
+                                                               json.dumps(init).encode()),
+        ("2 MB body", accept, json.dumps({**init, "pad": "x" * 2_000_000}).encode()),
+        ("tools/call without a session", accept, json.dumps(call_body).encode()),
+    ]
+
+    async def go() -> dict[str, dict[str, int]]:
+        counts = {"HTTP, no valid credential": {"tried": 0, "4xx": 0, "5xx": 0},
+                  "HTTP, verified but malformed": {"tried": 0, "4xx": 0, "5xx": 0},
+                  "MCP tool calls, verified caller": {"tried": 0, "rejected": 0, "5xx": 0}}
+        async with serving_http(server, authenticator=gw_callers()) as url:
+            async with httpx.AsyncClient(timeout=20) as http:
+                for label, bodies, extra in (("HTTP, no valid credential", unauthenticated, {}),
+                                             ("HTTP, verified but malformed", authenticated, {"Authorization": f"Bearer {key}"})):
+                    for name, headers, body in bodies:
+                        resp = await http.post(url, headers={**headers, **extra}, content=body)
+                        counts[label]["tried"] += 1
+                        assert resp.status_code < 500, (name, resp.status_code, resp.text[:200])
+                        assert 400 <= resp.status_code < 500, (name, resp.status_code, resp.text[:200])
+                        counts[label]["4xx"] += 1
+            attacks = ["; rm -rf /", "$(id)", "`id`", "../../etc", "a\u202eb", "x && sudo cat /etc/shadow",
+                       "kubectl delete pod x", "--as=system:admin", "a" * 20000, "a\x00b"]
+            async with GatewayExecutor(url, token=key) as ex:
+                for tool in REGISTRY.tools:
+                    for param in tool.parameters:
+                        for attack in attacks:
+                            result = await ex.call(call(tool.id, **{param.name: attack}), task_id="h", cluster_id="prod",
+                                                   role="admin", actor="root")
+                            counts["MCP tool calls, verified caller"]["tried"] += 1
+                            assert result.rejected and not result.ok, (tool.id, param.name, attack)
+                            counts["MCP tool calls, verified caller"]["rejected"] += 1
+        return counts
+
+    counts = asyncio.run(go())
+    with capsys.disabled():
+        for label, tally in counts.items():
+            print(f"\ngateway {label}: " + ", ".join(f"{k} {v}" for k, v in tally.items()))
+    calls = audit.calls()
+    assert calls and all(e.result == "rejected" for e in calls)  # no unverified or hostile call reached a tool
+    assert {(e.actor, e.role) for e in calls} == {("dev-bob", "developer")}  # the claims (admin, root) changed nothing

@@ -45,7 +45,7 @@ ATTACKS: dict[str, str | int | bool | None | list] = {
     "10 KB value": "a" * (10 * 1024 + 1),
     "1 MB value": "b" * (1024 * 1024),
     "sudo": "sudo cat /etc/shadow",
-    "su": "su",
+    "su": "su - root",
     "force flag": "--force",
     "short force flag": "-f",
     "privileged flag": "--privileged",
@@ -94,9 +94,34 @@ def test_defaults_are_filled_and_values_normalised() -> None:
 
 @pytest.mark.parametrize("value", [
     "delete-old-pods-job", "drop-worker-0", "su-batch", "app-f", "exec-runner", "rm-cache", "force-sync",
+    "sudo", "su", "delete", "exec", "label", "drain", "nsenter",
 ])
-def test_names_that_merely_contain_a_keyword_are_evidence_not_attacks(value: str) -> None:
+def test_valid_names_are_data_whatever_they_spell(value: str) -> None:
+    """A pod legitimately named `sudo` or `su` is a pod (issue 14): a valid value is never an attempt."""
     assert check_call(REGISTRY, "get_pod", {"namespace": "default", "name": value}, "sre", "c").allowed
+    assert check_call(REGISTRY, "pod_logs", {"namespace": value, "name": "b", "container": value}, "sre", "c").allowed
+
+
+@pytest.mark.parametrize("value", [
+    "Kubernetes namespace (DNS-1123 label).", "my label", "Object name (DNS-1123 subdomain).", "<namespace>",
+    "$NAMESPACE", "{{ .Values.namespace }}", "payments namespace", "app=web&tier=db", "kubectl get pods",
+    "C:\\temp", "pod-1\n", "ns\u200b", "w\u0435b", "a" * (MAX_VALUE_BYTES + 1), "the label app=web",
+    "set to the pod name", "update-me please",
+])
+def test_a_models_mistake_is_a_failed_step_not_a_security_event(value: str) -> None:
+    """Issue 21: a malformed value (a copied description, a placeholder, prose) is rejected with a clear
+    message for the model, and raises no security event - nobody is suspended for it."""
+    for args in ({"namespace": value, "name": "x"}, {"namespace": "a", "name": value}):
+        decision = check_call(REGISTRY, "get_pod", args, "sre", "prod-eu")
+        assert not decision.allowed and decision.layer is Layer.PARAMETERS
+        assert decision.security_event is None, decision.reason
+        assert decision.parameter in args and decision.reason.startswith(f"parameter {decision.parameter!r}: ")
+
+
+def test_issue_21_repro() -> None:
+    decision = check_call(load_registry(), "get_pod", {"namespace": "Kubernetes namespace (DNS-1123 label).",
+                                                       "name": "x"}, "sre", "prod-eu")
+    assert decision.security_event is None and "does not match the pattern" in decision.reason
 
 
 # -- layer 1 -------------------------------------------------------------------------------------------------
@@ -144,7 +169,7 @@ def test_layer2_write_commands_in_values_are_security_events(value: str) -> None
 
 # -- layer 3 -------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("value,expected", [
-    ("sudo cat /etc/shadow", "sudo"), ("su", "su"), ("--force", "--force"), ("-f", "-f"), ("--privileged", "--privileged"),
+    ("sudo cat /etc/shadow", "sudo"), ("su - root", "su"), ("--force", "--force"), ("-f", "-f"), ("--privileged", "--privileged"),
     ("web --as=system:admin", "--as"), ("nsenter -t 1", "nsenter"),
 ])
 def test_layer3_privilege_escalation_is_flagged(value: str, expected: str) -> None:
@@ -155,15 +180,26 @@ def test_layer3_privilege_escalation_is_flagged(value: str, expected: str) -> No
 
 
 @pytest.mark.parametrize("value,reason", [
-    ("$(id)", "command substitution"), ("`id`", "backtick"), ("../../etc", "path traversal"), ("a\nb", "line break"),
-    ("a\x00b", "NUL"), ("a\u202eb", "bidirectional"), ("a\u200bb", "invisible"), ("p\u043ed", "non-ASCII"),
-    ("a" * (MAX_VALUE_BYTES + 1), "larger than 10240 bytes"), ("a\x1bb", "control character"),
+    ("$(id)", "command substitution"), ("`id`", "backtick"), ("../../etc", "path traversal"), ("..", "path traversal"),
+    ("a\x00b", "NUL"), ("a\u202eb", "bidirectional"), ("${HOME}", "variable expansion"), ("web | grep x", "pipe"),
+    ("web>/etc/passwd", "redirection"), ("a; b", "command separator"), ("a || b", "command chaining"),
 ])
 def test_layer3_injection_reasons_are_exact(value: str, reason: str) -> None:
     decision = check_call(REGISTRY, "get_pod", {"namespace": "a", "name": value}, "sre", "c")
     assert decision.layer is Layer.PARAMETERS
     assert reason in decision.reason
     assert decision.security_event is SecurityEvent.INJECTION_ATTEMPT
+
+
+@pytest.mark.parametrize("value,reason", [
+    ("a\nb", "line break"), ("a\u200bb", "invisible"), ("p\u043ed", "non-ASCII"),
+    ("a" * (MAX_VALUE_BYTES + 1), "larger than 10240 bytes"), ("a\x1bb", "control character"),
+    ("<pod-name>", "does not match the pattern"), ("$POD", "does not match the pattern"),
+])
+def test_layer3_malformed_values_are_named_but_not_attacks(value: str, reason: str) -> None:
+    decision = check_call(REGISTRY, "get_pod", {"namespace": "a", "name": value}, "sre", "c")
+    assert decision.layer is Layer.PARAMETERS and reason in decision.reason
+    assert decision.security_event is None
 
 
 @pytest.mark.parametrize("args,reason", [

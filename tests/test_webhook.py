@@ -121,11 +121,11 @@ def test_one_alert_too_big_for_the_broker_refuses_the_whole_payload() -> None:
     from schemas.base import utcnow
     from streams.webhook import alertmanager_records
 
-    parsed = parse_alertmanager(json.dumps(payload(alert(pod="a"), alert(pod="b", blob="x" * 3000))).encode())
+    parsed = parse_alertmanager(json.dumps(payload(alert(pod="a"), alert(pod="b", blob="x" * 900))).encode())
     records = alertmanager_records(parsed, "p.alerts.raw", 4000, utcnow())
     assert [r.key.decode() for r in records] == [labels_fingerprint(a.labels) for a in parsed.alerts]
     with pytest.raises(Rejection) as err:
-        alertmanager_records(parsed, "p.alerts.raw", 2000, utcnow())
+        alertmanager_records(parsed, "p.alerts.raw", 1000, utcnow())
     assert (err.value.status, err.value.field) == (413, "alerts[1]")
 
 

@@ -82,14 +82,20 @@ def run(args: argparse.Namespace) -> int:
     from schemas.settings import load_settings
     from schemas.topics import topic_name
     from streams.producer import OutRecord, ProduceError, Producer
-    from streams.webhook import ManualRequest, Rejection, manual_raw_alert, record_for, requester_of
+    from streams.admission import AdmissionError
+    from streams.webhook import ManualRequest, Rejection, check_manual_names, manual_raw_alert, record_for, requester_of
 
+    flags = {"cluster_id": "cluster"}
     try:
         req = ManualRequest(cluster_id=args.cluster, namespace=args.namespace, kind=args.kind, name=args.name,
                             reason=args.reason, severity=args.severity)
+        check_manual_names(req)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
-        raise CliError(f"--{'.'.join(map(str, err['loc'])) or 'input'}: {err['msg']}") from None
+        field = ".".join(map(str, err["loc"])) or "input"
+        raise CliError(f"--{flags.get(field, field)}: {err['msg']}") from None
+    except AdmissionError as exc:
+        raise CliError(f"--{flags.get(exc.field, exc.field)}: {exc.message}") from None
     settings = load_settings()
     principal = asyncio.run(authenticate(os.environ.get(CREDENTIAL_ENV, "").strip(), settings.security))
     raw = manual_raw_alert(req, utcnow(), requester_of(principal, via="cli"))

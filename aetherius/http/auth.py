@@ -17,6 +17,7 @@ import logging
 import secrets
 import time
 from collections import OrderedDict
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
@@ -263,11 +264,16 @@ class Authenticator:
         return out
 
     async def authenticate(self, request: web.Request) -> Principal:
-        api_key = request.headers.get("X-API-Key")
-        authz = request.headers.get("Authorization", "")
+        return await self.authenticate_headers(request.headers, request.path)
+
+    async def authenticate_headers(self, headers: Any, path: str = "") -> Principal:
+        """The principal behind a request's `X-API-Key` / `Authorization` headers (any mapping with `.get`), as
+        for an HTTP route at `path`; also what the MCP gateway uses, so its callers hold the same credentials."""
+        api_key = headers.get("X-API-Key")
+        authz = headers.get("Authorization", "")
         scheme, _, value = authz.partition(" ")
         scheme, value = scheme.lower(), value.strip()
-        on_webhook = request.path in self._webhook_paths
+        on_webhook = path in self._webhook_paths
         if api_key is not None:
             return self._from_api_key(api_key)
         if scheme == "basic" and value:
@@ -318,9 +324,20 @@ def _failure_response(failure: AuthFailure, challenges: list[str]) -> web.Respon
 
 
 def _result(status: int) -> str:
-    if status in (401, 403, 429):
+    """What the audit says happened: every 4xx was refused (401/403/429 by us, 404/400/409/413... by the route),
+    5xx failed, the rest succeeded. A 404 is not an `ok` (issue 14)."""
+    if 400 <= status < 500:
         return "rejected"
     return "error" if status >= 500 else "ok"
+
+
+def _reason(status: int, reason: str) -> str:
+    if reason or status < 400:
+        return reason
+    try:
+        return f"{status} {HTTPStatus(status).phrase.lower()}"
+    except ValueError:
+        return str(status)
 
 
 def auth_middleware(authenticator: Authenticator, audit_sink: AuditSink,
@@ -385,7 +402,7 @@ def auth_middleware(authenticator: Authenticator, audit_sink: AuditSink,
                 action="api.request",
                 resource=f"{request.method} {request.path}",
                 result=_result(status),  # type: ignore[arg-type]
-                reason=reason,
+                reason=_reason(status, reason),
                 duration_ms=round((clock() - started) * 1000.0, 3),
                 source_ip=request.remote or "",
                 details={"status": status, "permission": permission or "",

@@ -71,7 +71,8 @@ class Gateway:
         self.max_output_bytes = max_output_bytes
 
     async def execute(self, tool_id: Any, parameters: Any, *, role: Any, task_id: str = "", cluster_id: Any = "",
-                      actor: str = "", transport: str = "inprocess", source_ip: str = "") -> ToolResult:
+                      actor: str = "", transport: str = "inprocess", source_ip: str = "",
+                      caller: dict[str, Any] | None = None) -> ToolResult:
         """One call, start to finish. Never raises for anything a caller sent or a tool did."""
         started = time.perf_counter()
         if not cluster_id and len(self.readers) == 1:  # a per-cluster gateway serves its one cluster
@@ -94,7 +95,8 @@ class Gateway:
         if decision.layer is not None:
             REJECTIONS.labels(layer=decision.layer.value).inc()
         await self._audit(decision, result, outcome, tool_id=tool_id, parameters=parameters, role=role,
-                          task_id=task_id, cluster_id=cluster_id, actor=actor, transport=transport, source_ip=source_ip)
+                          task_id=task_id, cluster_id=cluster_id, actor=actor, transport=transport, source_ip=source_ip,
+                          caller=caller or {})
         return result
 
     async def _run(self, decision: Decision, cluster_id: str, started: float) -> ToolResult:
@@ -122,9 +124,10 @@ class Gateway:
         return ToolResult(tool_id=tool.id, ok=True, output=text, truncated=truncated, duration_ms=_ms(started))
 
     async def _audit(self, decision: Decision, result: ToolResult, outcome: str, *, tool_id: Any, parameters: Any,
-                     role: Any, task_id: str, cluster_id: Any, actor: str, transport: str, source_ip: str) -> None:
+                     role: Any, task_id: str, cluster_id: Any, actor: str, transport: str, source_ip: str,
+                     caller: dict[str, Any]) -> None:
         details: dict[str, Any] = {
-            "task_id": task_id, "transport": transport, "parameters": _audit_parameters(parameters),
+            "task_id": task_id, "transport": transport, "parameters": _audit_parameters(parameters), **caller,
         }
         if decision.layer is not None:
             details["layer"] = decision.layer.value

@@ -3,13 +3,14 @@
 Five layers, in the SRS's order; the first that fails decides, and the decision names it:
 
 1. registered  - the tool id is in the registry (the whitelist).
-2. read_only   - the tool is read-only and the request carries no write/destructive verb
-                 (delete, rm, patch, apply, exec, drain ...) as a command - security alert.
-3. parameters  - only declared parameters; each value within 10 KB, printable ASCII (no control
-                 characters, NUL, newlines, Unicode bidi/zero-width/homoglyph tricks), free of shell
-                 and path injection (`;` `|` `&` `$(` backticks `../` redirections), free of privilege
-                 escalation (sudo, su, --force, -f, --privileged, --as ...) - security alert - and
-                 matching its declared type, bounds and full-match pattern.
+2. read_only   - the tool is read-only - security alert.
+3. parameters  - only declared parameters; each value within 10 KB, printable ASCII, and matching its
+                 declared type, bounds and full-match pattern. A value that fails is a plain rejection
+                 (a failed step the model can correct) unless it reads as an *attempt* (`judge_value`):
+                 a write verb as a command's action (layer 2's destructive_operation), a privilege
+                 escalation (sudo, su -, nsenter, --as, --token ...), or shell syntax that would run
+                 something (`;` `|` `&&` `$(` backticks `${` redirections `../` NUL, bidi controls) -
+                 a security alert. A valid value is data: a pod named `sudo` is a pod.
 4. role        - the caller's role is in the tool's allowed_roles.
 5. cluster     - the tool may run on the target cluster.
 
@@ -82,20 +83,18 @@ ESCALATION_FLAGS: tuple[str, ...] = (
 )
 _ESCALATION_FLAG_RE = re.compile(r"(?:^|[\s=,;|&])(" + "|".join(re.escape(f) for f in ESCALATION_FLAGS) + r")(?=$|[\s=,;|&])")
 _WORD_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
-# Shell/command injection and path traversal markers (each checked before the pattern, so the reason is exact).
-_INJECTION: tuple[tuple[str, str], ...] = (
-    ("$(", "command substitution `$(`"), ("`", "backtick command substitution"), ("${", "variable expansion `${`"),
-    (";", "command separator `;`"), ("&&", "command chaining `&&`"), ("||", "command chaining `||`"),
-    ("|", "pipe `|`"), ("&", "background/chaining `&`"), (">", "redirection `>`"), ("<", "redirection `<`"),
-    ("../", "path traversal `../`"), ("..\\", "path traversal `..\\`"), ("\\", "backslash escape"),
-    ("$", "shell variable `$`"),
-)
 _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 _INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e")
 
 
 def check_call(registry: ToolRegistry, tool_id: Any, parameters: Any, role: Any, cluster_id: Any) -> Decision:
-    """Decide whether `tool_id(**parameters)` may run for `role` on `cluster_id` (SRS §5.9.3, in order)."""
+    """Decide whether `tool_id(**parameters)` may run for `role` on `cluster_id` (SRS §5.9.3, in order).
+
+    Parameters are validated before anyone is accused: a value that satisfies its declaration (a pod named
+    `sudo`, `su` or `delete`) is data. A value that does not is a failed step with a clear message (the model
+    gets it back and corrects itself), unless it reads as an attempt - a write verb as the action, exec, a
+    privilege escalation, or injection syntax that a shell would run: only that is a security event.
+    """
     # Layer 1: the whitelist.
     if not isinstance(tool_id, str) or tool_id not in registry:
         shown = tool_id if isinstance(tool_id, str) and len(tool_id) <= 80 else f"<{type(tool_id).__name__}>"
@@ -104,22 +103,15 @@ def check_call(registry: ToolRegistry, tool_id: Any, parameters: Any, role: Any,
     tool = registry.get(tool_id)
     assert tool is not None
 
-    # Layer 2: read-only - the tool itself, then every value used as a command.
+    # Layer 2: read-only - the tool itself (a value's write command is judged with the parameters below).
     verbs = _write_words(tool.id) | _write_words(tool.name.lower())
     if not tool.readonly or verbs:
         return Decision.reject(Layer.READ_ONLY, f"tool {tool.id!r} is not read-only ({', '.join(sorted(verbs)) or 'readonly: false'})",
                                event=SecurityEvent.DESTRUCTIVE_OPERATION, tool=tool)
     if not isinstance(parameters, dict):
         return Decision.reject(Layer.PARAMETERS, f"parameters must be an object, got {type(parameters).__name__}", tool=tool)
-    for name, value in parameters.items():  # oversized values are left to layer 3's size check
-        if isinstance(value, str) and len(value) <= MAX_VALUE_BYTES and _looks_like_command(value):
-            found = _write_words(value.lower())
-            if found:
-                return Decision.reject(Layer.READ_ONLY,
-                                       f"parameter {_show(name)} carries a write/destructive command ({', '.join(sorted(found))})",
-                                       event=SecurityEvent.DESTRUCTIVE_OPERATION, parameter=str(name), tool=tool)
 
-    # Layer 3: parameters.
+    # Layer 3 (and layer 2 for a write command in a value): parameters.
     decision = _check_parameters(tool, parameters)
     if decision is not None:
         return decision
@@ -139,8 +131,8 @@ def check_call(registry: ToolRegistry, tool_id: Any, parameters: Any, role: Any,
 
 
 def _check_parameters(tool: ToolDefinition, parameters: dict[Any, Any]) -> Decision | None:
-    def reject(name: str, reason: str, event: SecurityEvent | None = None) -> Decision:
-        return Decision.reject(Layer.PARAMETERS, f"parameter {_show(name)}: {reason}", event=event, parameter=name, tool=tool)
+    def reject(name: str, reason: str) -> Decision:
+        return Decision.reject(Layer.PARAMETERS, f"parameter {_show(name)}: {reason}", parameter=name, tool=tool)
 
     if len(parameters) > MAX_PARAMETERS:
         return Decision.reject(Layer.PARAMETERS, f"too many parameters ({len(parameters)})", tool=tool)
@@ -155,48 +147,121 @@ def _check_parameters(tool: ToolDefinition, parameters: dict[Any, Any]) -> Decis
                 return reject(p.name, "is required")
             continue
         value = parameters[p.name]
+        problem = ""
         if isinstance(value, str):
-            problem, event = _string_problem(value)
-            if problem:
-                return reject(p.name, problem, event)
-        value = _coerce(p.type, value)
-        problem = p.problem(value)
+            problem = _string_problem(value)
+        if not problem:
+            problem = p.problem(_coerce(p.type, value))
+        if isinstance(value, str) and (problem or p.pattern is None):
+            attempt = judge_value(value)  # only a value that is not a valid one is judged
+            if attempt is not None:
+                event, what = attempt
+                layer = Layer.READ_ONLY if event is SecurityEvent.DESTRUCTIVE_OPERATION else Layer.PARAMETERS
+                return Decision.reject(layer, f"parameter {_show(p.name)} {what}", event=event, parameter=p.name,
+                                       tool=tool)
         if problem:
             return reject(p.name, problem)
     return None
 
 
-def _string_problem(value: str) -> tuple[str, SecurityEvent | None]:
-    """Size, character set, injection and escalation checks shared by every string value."""
+def _string_problem(value: str) -> str:
+    """Size and character set: what no Kubernetes name, selector or container name can contain."""
     if len(value.encode("utf-8", "surrogatepass")) > MAX_VALUE_BYTES:
-        return f"value is larger than {MAX_VALUE_BYTES} bytes", SecurityEvent.INJECTION_ATTEMPT
+        return f"value is larger than {MAX_VALUE_BYTES} bytes"
     for ch in value:
         if " " <= ch <= "~":
             continue
         if ch == "\x00":
-            return "contains a NUL byte", SecurityEvent.INJECTION_ATTEMPT
+            return "contains a NUL byte"
         if ch in "\r\n":
-            return "contains a line break", SecurityEvent.INJECTION_ATTEMPT
+            return "contains a line break"
         if ch in _BIDI:
-            return f"contains a bidirectional control character U+{ord(ch):04X}", SecurityEvent.INJECTION_ATTEMPT
+            return f"contains a bidirectional control character U+{ord(ch):04X}"
         if ch in _INVISIBLE:
-            return f"contains an invisible character U+{ord(ch):04X}", SecurityEvent.INJECTION_ATTEMPT
+            return f"contains an invisible character U+{ord(ch):04X}"
         if unicodedata.category(ch).startswith("C"):
-            return f"contains a control character U+{ord(ch):04X}", SecurityEvent.INJECTION_ATTEMPT
+            return f"contains a control character U+{ord(ch):04X}"
         folded = unicodedata.normalize("NFKC", ch)
         hint = f" (looks like {folded!r})" if folded != ch and folded.isascii() else ""
-        return (f"contains the non-ASCII character U+{ord(ch):04X}{hint}; Kubernetes names are ASCII",
-                SecurityEvent.INJECTION_ATTEMPT)
+        return f"contains the non-ASCII character U+{ord(ch):04X}{hint}; Kubernetes names are ASCII"
+    return ""
+
+
+# Programs that take a command as their next word: `kubectl delete`, `sudo rm`, `xargs kill`.
+LAUNCHERS: frozenset[str] = frozenset({
+    "kubectl", "k", "oc", "helm", "docker", "podman", "crictl", "ctr", "nerdctl", "xargs", "env", "nohup",
+    "time", "command", "builtin", "busybox", "psql", "mysql", "redis-cli", "etcdctl", "systemctl", "service",
+})
+# Where a new command starts in shell text (the value as a whole is the first one).
+_COMMAND_BREAK = re.compile(r"\$\(|`|;|&&|\|\||\||\n|\r")
+# Shell syntax that runs something: each is an attempt wherever it appears in a value that is not valid.
+# Not here, because a model produces them by mistake and no shell could run them: `$VAR`/`<placeholder>`
+# template spellings, a single `&` (a query string), backslashes, and `(` `)` in copied prose.
+_INJECTION: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\$\("), "command substitution `$(`"), (re.compile(r"`"), "backtick command substitution"),
+    (re.compile(r"\$\{"), "variable expansion `${`"), (re.compile(r";"), "command separator `;`"),
+    (re.compile(r"&&"), "command chaining `&&`"), (re.compile(r"\|\|"), "command chaining `||`"),
+    (re.compile(r"\|"), "pipe `|`"),
+    (re.compile(r"(?:^|[\s\w])(?:\d?>>?|&>)\s*[/~&\w.-]|<\s*/"), "redirection"),
+    (re.compile(r"(?:^|[/\\])\.\.(?:[/\\]|$)"), "path traversal `..`"),
+    (re.compile(r"\x00"), "NUL byte"),
+    (re.compile("[" + "".join(sorted(_BIDI)) + "]"), "bidirectional control character (trojan source)"),
+)
+
+
+def judge_value(value: str) -> tuple[SecurityEvent, str] | None:
+    """Whether a (not otherwise valid) value is an attempt, and which: None for a plain mistake.
+
+    Reads the value as shell text would be read: split into commands at `;`, `&&`, `||`, `|`, `$(`, backticks
+    and line breaks; a command whose action (its first word, or the word after a launcher such as kubectl or
+    xargs) is a write verb is a destructive operation, one that starts with sudo/su/nsenter... or carries an
+    impersonation/force flag is an escalation; shell syntax that would run something is an injection. A
+    description copied into a parameter ("Kubernetes namespace (DNS-1123 label).") is none of these.
+    """
     lowered = value.lower()
-    words = set(_WORD_RE.findall(lowered))
-    escalation = sorted(words & ESCALATION_WORDS) if _looks_like_command(value) or lowered in ESCALATION_WORDS else []
-    flags = sorted(set(_ESCALATION_FLAG_RE.findall(lowered)))
-    if escalation or flags:
-        return f"privilege escalation attempt ({', '.join(escalation + flags)})", SecurityEvent.PRIVILEGE_ESCALATION
-    for marker, what in _INJECTION:
-        if marker in value:
-            return f"contains {what}", SecurityEvent.INJECTION_ATTEMPT
-    return "", None
+    commands = [c.split() for c in _COMMAND_BREAK.split(lowered)]
+    writes: list[str] = []
+    escalations: list[str] = []
+    for words in commands:
+        if not words:
+            continue
+        i = 0
+        while i < len(words) - 1 and words[i] in LAUNCHERS:
+            i += 1
+        action = words[i].strip("'\"()")
+        if action in ESCALATION_WORDS and (len(words) > 1 or len(commands) > 1):
+            escalations.append(action)
+        elif action in WRITE_VERBS and (i > 0 or len(commands) > 1 or _names_a_target(words[i + 1:])):
+            writes.append(action)
+    if writes:
+        return SecurityEvent.DESTRUCTIVE_OPERATION, f"carries a write/destructive command ({', '.join(sorted(set(writes)))})"
+    flags = sorted(set(_ESCALATION_FLAG_RE.findall(lowered))) if _looks_like_command(value) else []
+    if escalations or flags:
+        return (SecurityEvent.PRIVILEGE_ESCALATION,
+                f"carries a privilege escalation attempt ({', '.join(sorted(set(escalations)) + flags)})")
+    for pattern, what in _INJECTION:
+        if pattern.search(value):
+            return SecurityEvent.INJECTION_ATTEMPT, f"contains {what}"
+    return None
+
+
+# What follows a write verb when it is a command ("delete pod web", "drop table x") rather than prose
+# ("set to the pod name", "delete the old pods"): a resource type, a flag, a path or a key=value.
+_TARGET_WORDS: frozenset[str] = frozenset({
+    "pod", "pods", "po", "deployment", "deployments", "deploy", "statefulset", "statefulsets", "sts", "daemonset",
+    "daemonsets", "ds", "replicaset", "replicasets", "rs", "job", "jobs", "cronjob", "cronjobs", "cj", "service",
+    "services", "svc", "node", "nodes", "no", "namespace", "namespaces", "ns", "secret", "secrets", "configmap",
+    "configmaps", "cm", "pvc", "pv", "persistentvolumeclaim", "persistentvolume", "ingress", "ing", "hpa", "role",
+    "rolebinding", "clusterrole", "clusterrolebinding", "sa", "serviceaccount", "crd", "all", "image", "env",
+    "table", "database", "schema", "index", "user", "from", "into", "key", "keys", "container", "volume",
+})
+
+
+def _names_a_target(rest: list[str]) -> bool:
+    if not rest:
+        return False
+    nxt = rest[0].strip("'\"")
+    return nxt in _TARGET_WORDS or nxt.startswith(("-", "/", "~")) or "/" in nxt or "=" in nxt
 
 
 def _looks_like_command(value: str) -> bool:

@@ -150,7 +150,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   "clickhouse-url" "AETHERIUS_ANALYTICS__CLICKHOUSE_URL"
   "qdrant-api-key" "AETHERIUS_KNOWLEDGE__API_KEY"
   "vault-token" "AETHERIUS_VAULT__TOKEN"
-  "gateway-token" "AETHERIUS_GATEWAY_TOKEN"
+  "gateway-token" "AETHERIUS_GATEWAY__TOKEN"
   "api-keys" "AETHERIUS_SECURITY__API_KEYS"
   "sink-destinations" "AETHERIUS_SINKS__DESTINATIONS"
   "slack-signing-secret" "AETHERIUS_SINKS__SLACK_SIGNING_SECRET"
@@ -162,7 +162,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
     secretKeyRef:
       name: {{ $secret }}
       key: {{ . }}
-      optional: {{ ne . "gateway-token" }}
+      optional: true
 {{- end }}
 {{- end -}}
 
@@ -170,10 +170,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "aetherius.roleSecretKeys" -}}
 {{- $keys := dict
   "webhook" (list "webhook-token" "api-keys")
-  "worker" (list "openai-api-key" "openai-base-url" "qdrant-api-key" "vault-token" "api-keys" "clickhouse-url")
+  "worker" (list "openai-api-key" "openai-base-url" "qdrant-api-key" "vault-token" "api-keys" "clickhouse-url" "gateway-token")
   "watch" (list "vault-token")
   "sink" (list "clickhouse-url" "sink-destinations" "slack-signing-secret" "api-keys")
-  "gateway" (list "gateway-token" "vault-token")
+  "gateway" (list "api-keys" "vault-token")
 -}}
 {{- index $keys . | toJson -}}
 {{- end -}}
