@@ -98,3 +98,14 @@ def test_llm_engine_without_llm_is_a_clear_error(files) -> None:
     proc = aetherius("--dump", str(files["dump"]), "--alert", str(files["alert"]), "--engine", "llm")
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1 and "LLM" in proc.stderr
+
+
+def test_an_alert_the_bridge_would_refuse_is_refused_offline_too(files, tmp_path) -> None:
+    """The CLI is an entry point like the bridge: same name rules and budgets, one line on stderr, exit 2."""
+    body = json.loads(files["alert"].read_text())
+    body["alerts"][0]["labels"]["pod"] = "x" * 300  # longer than a pod name may be
+    bad = tmp_path / "bad-alert.json"
+    bad.write_text(json.dumps(body))
+    proc = aetherius("--dump", str(files["dump"]), "--alert", str(bad))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert len(proc.stderr.strip().splitlines()) == 1 and "alerts[0].labels.pod" in proc.stderr

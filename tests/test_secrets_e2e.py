@@ -295,9 +295,6 @@ def test_planted_secrets_leave_through_no_path_and_lookalikes_stay(kafka_bootstr
 
 # ---------------------------------------------------------------- the offline CLI
 
-@pytest.mark.xfail(strict=True, reason="waits for the lead's change: `aetherius diagnose` runs the worker's step "
-                                       "loop through the in-process gateway (redacted) and renders Markdown with "
-                                       "sinks/report.py; until then it prints planted secrets (issue 14, found 1)")
 @pytest.mark.parametrize("fmt", ["json", "markdown"])
 def test_offline_cli_never_prints_a_secret(tmp_path: Path, fmt: str) -> None:
     dump = plant_dump(tmp_path / "dump")

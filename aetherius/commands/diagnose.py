@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from agents.diagnose import EngineUnavailable, diagnose_offline
     from aetherius.cli import CliError
     from schemas.alertmanager import AlertmanagerPayload
+    from streams.admission import AdmissionError, check_alert, redacted_alert
     from sinks.report import render_json, render_markdown
 
     if not 1 <= args.max_steps <= 20:
@@ -53,6 +54,11 @@ def run(args: argparse.Namespace) -> int:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "payload"
         raise CliError(f"--alert {args.alert}: not an Alertmanager payload ({where}: {_one_line(first.get('msg', ''))})") from exc
+    try:  # the same door as the webhook bridge: names and sizes checked, text redacted before it is used
+        check_alert(payload.alerts[0], "alerts[0]")
+    except AdmissionError as exc:
+        raise CliError(f"--alert {args.alert}: {exc.field}: {_one_line(exc.message)}") from exc
+    payload = payload.model_copy(update={"alerts": [redacted_alert(payload.alerts[0])]})
     try:
         result = asyncio.run(diagnose_offline(dump, payload, engine=args.engine, max_steps=args.max_steps))
     except (ReaderError, EngineUnavailable, ValueError) as exc:
