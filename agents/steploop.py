@@ -110,8 +110,6 @@ class StepLoop:
     # Which engine may diagnose: "auto" decides per task (SRS §5.9.2, the worker's way); "rules" never calls a
     # model; "llm" always hands the rules' findings to the model (`aetherius diagnose --engine`).
     engine_choice: Literal["auto", "rules", "llm"] = "auto"
-    # SRS §5.8.5: suspends the person who asked for a task stopped for security (streams.suspensions); never raises.
-    suspend_requester: Callable[[DiagnosticTask, str, str], Awaitable[Any]] | None = None
     sem: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_TOOL_CALLS_IN_FLIGHT))
     llm_sem: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_LLM_CALLS_IN_FLIGHT))
     running: dict[tuple[str, int], asyncio.Task] = field(default_factory=dict)
@@ -224,15 +222,15 @@ class StepLoop:
 
     async def on_security_violation(self, old: TaskRuntime, number: int, result: ToolResult, now: float) -> None:
         """Stop the task whose request was refused as a security event (the gateway has audited it and
-        raised `security.<kind>`; the SOC alert goes from the sink role, sinks/security_alerts.py)."""
+        raised `security.<kind>`; the SOC alert goes from the sink role, sinks/security_alerts.py). Nobody is
+        suspended: the call was planned by the rule engine or a model, not asked for by a person (a person's own
+        attempt is refused, and its author suspended, where the request enters: streams/admission.py)."""
         rt, stop = rt_logic.stop_for_security(old, number, result, now)
         if stop is None:
             return  # a redelivered or unknown completion
         SECURITY_STOPS.labels(kind=result.security_event[:64]).inc()
         log.warning("task stopped: step %s was refused as a security event (%s)", number, result.security_event,
                     extra={"task_id": rt.task.id, "cluster_id": rt.task.cluster_id})
-        if self.suspend_requester is not None:
-            await self.suspend_requester(rt.task, result.security_event, result.error)
         self.store(rt)
         await self._conclude(rt, stop)
 
@@ -587,11 +585,6 @@ def register_step_loop(app: faust.App, topics: Topics, settings: Settings, pipe:
     table = app.Table("runtime", default=None, partitions=settings.kafka.partitions)
     loop = StepLoop(topics=topics, table=table, engine=engine, executor=executor, llm=llm, budget=budget,
                     knowledge_lookup=knowledge_lookup, service_role=settings.tasks.service_role)
-    if settings.security.suspensions.seconds > 0:
-        from streams.suspensions import TOPIC, requester_suspender, topic_publisher
-
-        loop.suspend_requester = requester_suspender(topic_publisher(topics[TOPIC].send), topics.audit_sink(),
-                                                     settings.security.suspensions.seconds)
     deadletters = topics["deadletter"]
 
     async def on_record(event: faust.EventT) -> None:

@@ -1,6 +1,6 @@
 """The suspension list on Kafka: who publishes it, and how every API process keeps a copy.
 
-    worker (a task a person asked for is stopped for security) --Suspension--> security.suspensions [subject]
+    bridge / trigger API (a person's own request was an attempt) --Suspension--> security.suspensions [subject]
     admin DELETE /api/v1/security/suspensions/{subject}       --lifted------> security.suspensions [subject]
     every HTTP process (worker, sink, webhook bridge): SuspensionFollower -> SuspensionBook -> auth middleware
     `aetherius trigger`: read_suspensions (the topic once, to its end) before it produces
@@ -30,7 +30,7 @@ from aetherius.metrics import REGISTRY
 from schemas.audit import AuditEvent
 from schemas.base import utcnow
 from schemas.suspension import Suspension, is_suspended, suspension_for
-from schemas.task import DiagnosticTask
+from schemas.requester import Requester
 
 log = logging.getLogger(__name__)
 
@@ -166,34 +166,40 @@ async def read_suspensions(bootstrap: str, topic: str, timeout: float) -> Suspen
 # ---------------------------------------------------------------- publishing
 
 def requester_suspender(publish: Publish, audit: AuditSink, seconds: int) -> Callable[..., Awaitable[Suspension | None]]:
-    """What the step loop calls when it stops a task for security: suspend the person who asked for it (if a
-    person did) and audit that as `suspension.start`. It never raises - a broker hiccup here must not crash the
-    step loop or undo the stop; a failure is logged and counted (`outcome="failed"`)."""
+    """Suspend a person whose own request was an attempt (SRS §5.8.5) and audit it as `suspension.start`.
 
-    async def suspend(task: DiagnosticTask, security_event: str, reason: str) -> Suspension | None:
+    Only a person's own request can get them suspended: the entry points judge names where they enter
+    (streams/admission.py), so a task never carries an attempt to the gateway, and a tool call the rule engine or
+    a model planned is nobody's attempt - its task stops, the SOC hears of it, no person is suspended. It never
+    raises - a broker hiccup must not turn the refusal into an error; a failure is logged and counted."""
+
+    async def suspend(requester: Requester | None, security_event: str, reason: str, *, cluster_id: str = "",
+                      task_id: str = "", security_audit_event_id: str = "") -> Suspension | None:
         try:
             now = utcnow()
-            event = AuditEvent(actor="security-response", action="suspension.start", cluster_id=task.cluster_id,
+            event = AuditEvent(actor="security-response", action="suspension.start", cluster_id=cluster_id,
                                result="ok")
-            entry = suspension_for(task.requested_by, seconds=seconds, now=now, security_event=security_event,
-                                   reason=reason, task_id=task.id, cluster_id=task.cluster_id, audit_event_id=event.id)
+            entry = suspension_for(requester, seconds=seconds, now=now, security_event=security_event,
+                                   reason=reason, task_id=task_id, cluster_id=cluster_id, audit_event_id=event.id)
             if entry is None:
                 return None
             await publish(entry)
             PUBLISHED.labels("published").inc()
         except Exception:  # noqa: BLE001 - see the docstring
             PUBLISHED.labels("failed").inc()
-            log.exception("could not suspend the requester of the task", extra={"task_id": task.id})
+            log.exception("could not suspend %s", getattr(requester, "subject", "?"))
             return None
+        details = {"subject": entry.subject, "until": entry.until.isoformat(), "task_id": task_id,
+                   "security_event": security_event, "seconds": seconds}
+        if security_audit_event_id:
+            details["security_audit_event_id"] = security_audit_event_id
         try:
             await audit(event.model_copy(update={
-                "resource": f"user/{entry.subject}", "reason": f"{security_event}: {reason}"[:1000],
-                "details": {"subject": entry.subject, "until": entry.until.isoformat(), "task_id": task.id,
-                            "security_event": security_event, "seconds": seconds}}))
+                "resource": f"user/{entry.subject}", "reason": f"{security_event}: {reason}"[:1000], "details": details}))
         except Exception as exc:  # noqa: BLE001 - the suspension stands; only its audit line is missing
-            log.error("suspension.start not audited: %s", type(exc).__name__, extra={"task_id": task.id})
-        log.warning("%s suspended until %s: their task's request was a security event (%s)", entry.subject,
-                    entry.until.isoformat(), security_event, extra={"task_id": task.id, "cluster_id": task.cluster_id})
+            log.error("suspension.start not audited: %s", type(exc).__name__)
+        log.warning("%s suspended until %s: their request was a security event (%s)", entry.subject,
+                    entry.until.isoformat(), security_event)
         return entry
 
     return suspend

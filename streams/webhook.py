@@ -36,13 +36,14 @@ from schemas.audit import AuditEvent
 from schemas.base import utcnow
 from schemas.requester import Requester
 from schemas.settings import Settings
-from schemas.suspension import suspension_for
+from schemas.suspension import Suspension
 from schemas.topics import topic_name
 from agents.redaction import redact_text
 from streams.admission import LIMITS, AdmissionError, check_alert, check_manual, check_payload_fields, redacted_alert
 from streams.fingerprint import alert_fingerprint, labels_fingerprint, record_id
 from streams.producer import OutRecord, ProduceError, Producer, audit_publisher, connect_with_retry
 from streams.suspensions import TOPIC as SUSPENSIONS_TOPIC
+from streams.suspensions import requester_suspender
 
 log = logging.getLogger(__name__)
 
@@ -303,7 +304,6 @@ class Bridge:
         kind, what = exc.attempt  # type: ignore[misc]
         principal: Principal = request[PRINCIPAL]
         requester = requester_of(principal)
-        now = utcnow()
         event = AuditEvent(actor=requester.subject, role=principal.role, action=f"security.{kind}",
                            resource=f"{request.method} {request.path}", cluster_id=redact_text(req.cluster_id)[:100],
                            result="rejected", reason=redact_text(f"field {exc.field} {what}")[:1000],
@@ -312,25 +312,15 @@ class Bridge:
                                     "parameters": {exc.field: redact_text(str(getattr(req, exc.field, "")))[:300]}})
         log.warning("security event %s in a manual request by %s: field %s %s", kind, requester.subject, exc.field, what)
         await self._audit_quietly(event)
-        seconds = self.settings.security.suspensions.seconds
-        start = AuditEvent(actor="security-response", action="suspension.start", result="ok",
-                           cluster_id=event.cluster_id)
-        entry = suspension_for(requester, seconds=seconds, now=now, security_event=kind,
-                               reason=f"manual request: field {exc.field} {what}", cluster_id=event.cluster_id,
-                               audit_event_id=start.id)
-        if entry is None:
-            return
+        suspend = requester_suspender(self._publish_suspension, self._audit_quietly,
+                                      self.settings.security.suspensions.seconds)
+        await suspend(requester, kind, f"manual request: field {exc.field} {what}", cluster_id=event.cluster_id,
+                      security_audit_event_id=event.id)
+
+    async def _publish_suspension(self, entry: Suspension) -> None:
         topic = topic_name(self.settings.kafka.topic_prefix, SUSPENSIONS_TOPIC)
-        try:
-            await self.producer.send_all_and_wait([OutRecord(topic=topic, key=entry.subject.encode(),
-                                                             value=entry.to_bytes())], timeout=self.ack_timeout)
-        except Exception as failure:  # noqa: BLE001 - the request is refused anyway; the audit line says who
-            log.error("suspension of %s not published: %s", entry.subject, type(failure).__name__)
-            return
-        await self._audit_quietly(start.model_copy(update={
-            "resource": f"user/{entry.subject}", "reason": f"{kind}: {entry.reason}"[:1000],
-            "details": {"subject": entry.subject, "until": entry.until.isoformat(), "task_id": "",
-                        "security_event": kind, "seconds": seconds, "security_audit_event_id": event.id}}))
+        await self.producer.send_all_and_wait([OutRecord(topic=topic, key=entry.subject.encode(),
+                                                         value=entry.to_bytes())], timeout=self.ack_timeout)
 
 
 BRIDGE = web.AppKey("bridge", Bridge)

@@ -79,9 +79,10 @@ class Harness:
     def __init__(self, dump_dir: Path, srv: LLMTestServer, *, timeout: float = 5.0, wrap=None) -> None:
         self.settings = LLMSettings(base_url=srv.base_url, api_key="test-key", cheap_model="test-cheap",
                                     strong_model="test-strong", prices=PRICES, timeout_seconds=timeout)
-        self.executor = in_process_executor({"dump": DumpReader(dump_dir, cluster_id="dump")})
-        self.engine = LLMEngine(self.settings, options=EngineOptions(max_retries=0))
         self.topics = MemoryTopics()
+        self.executor = in_process_executor({"dump": DumpReader(dump_dir, cluster_id="dump")},
+                                            audit_sink=self.topics.audit_sink())
+        self.engine = LLMEngine(self.settings, options=EngineOptions(max_retries=0))
         self.loop = StepLoop(topics=self.topics, table={}, engine=RulesEngine(),
                              executor=wrap(self.executor) if wrap else self.executor, llm=self.engine,
                              engine_choice="llm")
@@ -464,3 +465,23 @@ def test_metrics_count_calls_tokens_dollars_and_fallbacks(dump):
              value("aetherius_llm_calls_total", model="test-cheap", outcome="invalid"),
              value("aetherius_llm_cost_usd_total", model="test-cheap"))
     assert [a - b for a, b in zip(after, before)] == pytest.approx([2000, 1, 2, 0.00208])
+
+
+def test_a_model_asking_for_an_escalation_stops_the_task_and_suspends_nobody(dump):
+    """Issue 21: a model's request is nobody's attempt. The task a person asked for stops for security (the SOC
+    hears of it through the gateway's audit), but that person is not suspended."""
+    from schemas.requester import Requester
+
+    dump_dir, pod = dump
+    script = [ToolCalls([("get_pod", {"namespace": NS, "name": "x && sudo cat /etc/shadow"})]), Answer(answer())]
+
+    async def go():
+        async with LLMTestServer(script) as srv:
+            h = Harness(dump_dir, srv)
+            task = make_task(pod).model_copy(update={"requested_by": Requester(subject="alice", role="sre")})
+            return await h.diagnose(task), srv
+
+    out, srv = run(go())
+    assert out.report.termination_reason == "security_violation" and len(srv.requests) == 1
+    assert [a.action for a in out.audit if a.action.startswith("security.")] == ["security.privilege_escalation"]
+    assert not [a for a in out.audit if a.action == "suspension.start"]

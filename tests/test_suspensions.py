@@ -147,23 +147,23 @@ def test_the_suspender_publishes_for_persons_audits_and_never_raises():
         audited.append(e)
 
     suspend = requester_suspender(publish, audit, 600)
-    got = run(suspend(task_for(person("bob")), "privilege_escalation", "parameter 'name': sudo"))
+    got = run(suspend(person("bob"), "privilege_escalation", "parameter 'name': sudo", task_id="t-7"))
     assert got is not None and published == [got] and got.subject == "bob" and got.task_id == "t-7"
     assert 599 <= (got.until - got.created_at).total_seconds() <= 600
     [event] = audited
     assert (event.action, event.resource, event.id, event.details["task_id"]) == \
         ("suspension.start", "user/bob", got.audit_event_id, "t-7")
-    assert run(suspend(task_for(None), "privilege_escalation", "x")) is None and len(published) == 1
+    assert run(suspend(None, "privilege_escalation", "x")) is None and len(published) == 1
 
     async def broken(_: Suspension) -> None:
         raise ConnectionError("broker gone")
 
-    assert run(requester_suspender(broken, audit, 600)(task_for(person()), "x", "y")) is None  # no exception
+    assert run(requester_suspender(broken, audit, 600)(person(), "x", "y")) is None  # no exception
 
     async def broken_audit(_: AuditEvent) -> None:
         raise ConnectionError("audit topic gone")
 
-    kept = run(requester_suspender(publish, broken_audit, 600)(task_for(person("carol")), "x", "y"))
+    kept = run(requester_suspender(publish, broken_audit, 600)(person("carol"), "x", "y"))
     assert kept is not None and published[-1] == kept  # published: a missing audit line does not undo it
 
 
