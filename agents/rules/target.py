@@ -6,9 +6,15 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-TargetKind = Literal["pod", "deployment", "statefulset", "daemonset", "job", "hpa", "pvc", "service", "node",
-                     "namespace"]
-WORKLOAD_KINDS: tuple[str, ...] = ("deployment", "statefulset", "daemonset", "job")
+TargetKind = Literal["pod", "deployment", "statefulset", "daemonset", "job", "replicaset", "hpa", "pvc", "service",
+                     "node", "namespace"]
+WORKLOAD_KINDS: tuple[str, ...] = ("deployment", "statefulset", "daemonset", "job", "replicaset")
+# schemas.subject's Kubernetes kinds → target kinds
+TARGET_KIND: dict[str, str] = {
+    "Pod": "pod", "Deployment": "deployment", "StatefulSet": "statefulset", "DaemonSet": "daemonset", "Job": "job",
+    "ReplicaSet": "replicaset", "HorizontalPodAutoscaler": "hpa", "PersistentVolumeClaim": "pvc",
+    "Service": "service", "Node": "node",
+}
 
 
 class Target(BaseModel):
