@@ -240,6 +240,21 @@ class DumpBuilder:
             "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": cpu_target}}}]},
             "status": status}, ns)
 
+    def limitrange(self, ns: str, name: str, *limits: dict) -> dict:
+        return self.add("limitranges", {"metadata": {"name": name}, "spec": {"limits": list(limits)}}, ns)
+
+    def networkpolicy(self, ns: str, name: str, pod_selector: dict, ingress: list | None = None,
+                      egress: list | None = None) -> dict:
+        """podSelector is matchLabels; ingress/egress None = that direction is not governed, [] = deny all."""
+        spec: dict[str, Any] = {"podSelector": {"matchLabels": pod_selector} if pod_selector else {}, "policyTypes": []}
+        if ingress is not None:
+            spec["policyTypes"].append("Ingress")
+            spec["ingress"] = ingress
+        if egress is not None:
+            spec["policyTypes"].append("Egress")
+            spec["egress"] = egress
+        return self.add("networkpolicies", {"metadata": {"name": name}, "spec": spec}, ns)
+
     def configmap(self, ns: str, name: str, data: dict[str, str]) -> dict:
         return self.add("configmaps", {"metadata": {"name": name}, "data": data}, ns)
 
