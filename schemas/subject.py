@@ -107,10 +107,9 @@ def scrape_target_labels(labels: Mapping[str, str]) -> tuple[str, ...]:
     out: list[str] = []
     container = _value(labels, "container")
     pod = _value(labels, "pod")
-    exporter_container = bool(container and _EXPORTER.search(container))
-    if pod and (_EXPORTER.search(pod) or exporter_container):
+    if pod and _EXPORTER.search(pod):
         out.append("pod")
-    if exporter_container:
+    if container and _EXPORTER.search(container):
         out.append("container")
     service = _value(labels, "service")
     if service and (_EXPORTER.search(service) or service.endswith("kubelet") or service == "kubernetes"):
@@ -136,30 +135,35 @@ def alert_subject(labels: Mapping[str, str]) -> Subject:
     real_pod = _value(labels, "exported_pod") or ("" if "pod" in scrape else _value(labels, "pod"))
     real_container = _value(labels, "exported_container") or ("" if "container" in scrape else _value(labels, "container"))
 
-    def value_of(label: str) -> str:
-        if label == "pod":
-            return real_pod
+    def value_of(label: str, known: bool = False) -> str:
+        if label == "pod":  # an alert about pods names its pod even when that pod is an exporter
+            return (_value(labels, "exported_pod") or _value(labels, "pod")) if known else real_pod
         if label == "service":
             return _value(labels, "exported_service") or ("" if "service" in scrape else _value(labels, "service"))
         if label == "instance":
             return _node_from_instance(labels)
         return _value(labels, label)
 
-    def subject(label: str, name: str) -> Subject:
+    def subject(label: str, name: str, known: bool = False) -> Subject:
         kind = "Node" if label == "instance" else _KIND_OF_LABEL[label]
+        container = real_container
+        if known and kind == "Pod":
+            container = _value(labels, "exported_container") or _value(labels, "container")
+            if _EXPORTER.search(container) and not _EXPORTER.search(name):
+                container = ""  # the scraper's container next to another pod
         return Subject(kind=kind, name=name, namespace=namespace,  # a node's is the alert's (ignored for nodes)
-                       container=real_container if kind == "Pod" else "", label=label, scrape_labels=scrape)
+                       container=container if kind == "Pod" else "", label=label, scrape_labels=scrape)
 
     if alertname in NAMESPACE_ALERTS:
         return Subject(kind="", name="", namespace=namespace, scrape_labels=scrape)
     known = KNOWN_ALERTS.get(alertname)
     if known:
         for label in known:
-            name = value_of(label)
+            name = value_of(label, known=True)
             if label == "instance" and _IP.match(name or "") and _value(labels, "node"):
                 continue
             if name:
-                return subject(label, name)
+                return subject(label, name, known=True)
     for label, _kind in SUBJECT_LABELS:
         name = value_of(label)
         if name:

@@ -107,3 +107,15 @@ def test_a_node_exporter_ip_instance_defers_to_a_node_label() -> None:
     s = alert_subject({"alertname": "NodeMemoryHighUtilization", "instance": "10.0.0.7:9100", "node": "worker-2",
                        **{k: v for k, v in NODE_EXPORTER.items() if k != "instance"}})
     assert (s.kind, s.name) == ("Node", "worker-2")
+
+
+def test_a_pod_alert_about_an_exporter_pod_is_about_that_pod() -> None:
+    s = alert_subject({"alertname": "KubePodCrashLooping", "namespace": "monitoring", "container": "kube-state-metrics",
+                       "pod": "kps-kube-state-metrics-6d8b9c7f5-x2kqv", "job": "kube-state-metrics", "reason": "CrashLoopBackOff"})
+    assert (s.kind, s.name, s.container) == ("Pod", "kps-kube-state-metrics-6d8b9c7f5-x2kqv", "kube-state-metrics")
+
+
+def test_a_pod_alert_keeps_its_pod_when_the_scrapers_container_label_leaked() -> None:
+    s = alert_subject({"alertname": "KubePodNotReady", "namespace": "edge", "pod": "api-gateway-cd8s9hp5l6-ts9sn", **{
+        k: v for k, v in KSM.items() if k != "pod"}})
+    assert (s.kind, s.name, s.container) == ("Pod", "api-gateway-cd8s9hp5l6-ts9sn", "")

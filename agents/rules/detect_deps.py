@@ -69,17 +69,17 @@ def log_causes(ctx: Ctx, pod: k8s.Obj, c: k8s.ContainerView, logs: list[tuple[st
 def _endpoints_in(ctx: Ctx, pod: k8s.Obj, c: k8s.ContainerView, line: str) -> list[tuple[str, int | None, str]]:
     """(host, port, how) the failing line names; when it only has an IP, the container's env may name it."""
     found: list[tuple[str, int | None, str]] = []
+    ports = [int(p) for p in re.findall(r":(\d{2,5})\b", line)]
     for h in patterns.search_all("endpoint", line):
         host, port = h.get("host"), h.get("port")
         if host and not k8s.is_ip(host) and host not in ("localhost", "http", "https", "tcp", "udp"):
-            item = (host, int(port) if port.isdigit() else None, "log")
-            if item not in found:
-                found.append(item)
+            number = int(port) if port.isdigit() else (ports[0] if ports else None)  # "host=db … dial tcp ip:5432"
+            if not any(f[0] == host for f in found):
+                found.append((host, number, "log"))
     if found:
         return found
-    ports = {int(p) for p in re.findall(r":(\d{2,5})\b", line)}
     env = k8s.env_endpoints(c.spec)
-    by_port = [(h, p, f"env {name}") for h, p, name in env if p in ports]
+    by_port = [(h, p, f"env {name}") for h, p, name in env if p in set(ports)]
     if by_port:
         return by_port
     return [(h, p, f"env {name}") for h, p, name in env][:1] if len(env) == 1 else []

@@ -325,9 +325,17 @@ def controller_findings(ctx: Ctx, target: Target, wl_link: Link | None = None) -
         ref = k8s.controller_ref(obj)
         if wns == ns and ref and ref.get("name") == target.name and ref.get("kind", "").lower() == target.kind:
             names.add((kind, wname))
-    events = [e for e in k8s.recent(facts.events, facts.now)
-              if (k8s.involved(e).get("kind", "").lower(), k8s.involved(e).get("name")) in names
-              and e.get("reason") in ("FailedCreate", "FailedCreatePod", "FailedCreatePodSandBox")]
+    mine = [e for e in k8s.recent(facts.events, facts.now)
+            if (k8s.involved(e).get("kind", "").lower(), k8s.involved(e).get("name")) in names]
+    created = {}  # a FailedCreate followed by a SuccessfulCreate of the same controller is resolved
+    for e in mine:
+        if e.get("reason") == "SuccessfulCreate":
+            key, t = k8s.involved(e).get("name"), k8s.event_time(e)
+            if t and (key not in created or t > created[key]):
+                created[key] = t
+    events = [e for e in mine if e.get("reason") in ("FailedCreate", "FailedCreatePod", "FailedCreatePodSandBox")
+              and not (k8s.involved(e).get("name") in created and k8s.event_time(e)
+                       and k8s.event_time(e) < created[k8s.involved(e).get("name")])]
     messages = [(k8s.event_source(e), k8s.event_line(e), e.get("message") or e.get("note") or "", "event") for e in events]
     workload = facts.workloads.get((target.kind, ns, target.name))
     failure = k8s.condition(workload, "ReplicaFailure")
@@ -464,9 +472,9 @@ def _limit_range_finding(ctx: Ctx, ns: str, message: str, chain: list[Link]) -> 
     links = list(chain)
     for lr in facts.limitranges.get(ns, []):
         items = (lr.get("spec") or {}).get("limits") or []
-        detail = "; ".join(f"{i.get('type', '?')}: " + ", ".join(f"{k}={v}" for k, v in sorted(
-            {f"max.{r}": q for r, q in (i.get("max") or {}).items()} | {f"min.{r}": q for r, q in (i.get("min") or {}).items()}
-            | {f"default.{r}": q for r, q in (i.get("default") or {}).items()}).items()) for i in items)
+        detail = "; ".join(f"{i.get('type', '?')}: " + ", ".join(
+            f"{bound}.{r}={q}" for bound in ("max", "min", "default") for r, q in sorted((i.get(bound) or {}).items()))
+            for i in items)
         links.append(Link(f"limitrange/{ns}/{k8s.name_of(lr)}", f"LimitRange {ns}/{k8s.name_of(lr)} bounds pods: {detail[:160]}",
                           [ev(f"limitrange/{ns}/{k8s.name_of(lr)}/spec.limits", detail)]))
     return Finding(C.QUOTA_EXCEEDED, 0.9,
@@ -582,7 +590,7 @@ def service_findings(facts: Facts, ns: str, name: str) -> list[Finding]:
                 ev(f"endpoints/{ns}/{name}", f"{k8s.endpoints_ready(info.get('endpoints'))} ready addresses")]
     candidates = [facts.pods[k] for k in facts.namespace_pods.get(ns, []) if k in facts.pods]
     scored = sorted(candidates, key=lambda p: -_closeness(selector, k8s.meta(p, "labels", {}) or {}))
-    close = [p for p in scored if _closeness(selector, k8s.meta(p, "labels", {}) or {}) >= 1][:3]
+    close = [p for p in scored if _meant_for(name, selector, p)][:3]
     for p in close:
         labels = k8s.meta(p, "labels", {}) or {}
         evidence.append(ev(f"pod/{ns}/{k8s.name_of(p)}/metadata.labels",
@@ -600,6 +608,23 @@ def service_findings(facts: Facts, ns: str, name: str) -> list[Finding]:
                     + (f" (closest: {k8s.name_of(close[0])})" if close else "") + "; it has no endpoints.", evidence, recs,
                     resource=src, summary=f"Service {ns}/{name} selects {sel}, which matches no pod"
                     + (f" (pods have {evidence[2].detail})" if close else ""))]
+
+
+def _meant_for(service: str, selector: dict[str, str], pod: k8s.Obj) -> bool:
+    """Pods the Service was evidently meant to select: they share a selector pair exactly, or carry a similar
+    value for a selector key AND are named for the Service (its name is a label value or their owner's name).
+    A pod that merely shares a key (`app=frontend` for `app=postgres`) is not."""
+    labels = k8s.meta(pod, "labels", {}) or {}
+    score = _closeness(selector, labels)
+    if score >= 1:
+        return True
+    if score < 0.9:
+        return False
+    ref = k8s.controller_ref(pod) or {}
+    owner = ref.get("name", "")
+    if ref.get("kind") == "ReplicaSet":
+        owner = owner.rsplit("-", 1)[0]
+    return service in labels.values() or owner == service
 
 
 def _closeness(selector: dict[str, str], labels: dict[str, str]) -> float:

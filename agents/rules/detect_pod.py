@@ -245,7 +245,7 @@ def _unscheduled(ctx: Ctx, pod: k8s.Obj, src: str, events: list[k8s.Obj], priori
         (scheduled or {}).get("message", "")
     if message:
         category, _ = classify_scheduling(message)
-        if category is not None and not facts.nodes_listed:
+        if category not in (None, C.VOLUME_MOUNT_FAILURE) and not facts.nodes_listed:
             ctx.want(call("list_nodes", "scheduler refused the pod: node capacity, taints and labels"), priority)
         event = failed[-1] if failed else {"reason": "FailedScheduling", "message": message,
                                            "involvedObject": {"kind": "Pod", "name": name, "namespace": ns}}
