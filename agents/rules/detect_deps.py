@@ -16,7 +16,7 @@ import re
 
 from agents.rules import k8s, patterns
 from agents.rules.context import PATH, SUPPORT, Ctx
-from agents.rules.finding import Finding, Link, choose, ev
+from agents.rules.finding import Finding, Link, choose, ev, through
 from agents.rules.fixes import rec
 from agents.rules.observations import call
 from schemas.result import ProblemCategory as C, RiskLevel
@@ -143,17 +143,18 @@ def _through_service(ctx: Ctx, pod: k8s.Obj, c: k8s.ContainerView, svc: tuple[st
                               namespace=svc[0]), priority)
             deeper = choose(service_findings(facts, svc[0], svc[1]))
             if deeper and deeper.confidence >= 0.9:  # pods with nearly those labels exist: the selector is wrong
-                return [Finding(**_through([symptom, conn], deeper, C.SERVICE_SELECTOR_MISMATCH, 0.9,
-                                           f"{who} cannot reach its dependency {svc[1]}: {deeper.description}",
-                                           own_recs, c.name))]
+                return [through([symptom, conn], deeper, category=C.SERVICE_SELECTOR_MISMATCH, confidence=0.9,
+                                description=f"{who} cannot reach its dependency {svc[1]}: {deeper.description}",
+                                recommendations=own_recs, container=c.name)]
         bad = worst_first(matching)
         if bad:
             deeper = choose(explain_pod(ctx, bad[0], depth + 1, role="dependency", priority=priority))
             if deeper and deeper.confidence >= 0.5:
-                return [Finding(**_through([symptom, conn, svc_link], deeper, C.DEPENDENCY_FAILURE, 0.9,
-                                           f"{who} fails because its dependency {svc[1]} ({conn.resource[11:]}) is down: "
-                                           f"Service {svc[0]}/{svc[1]} has no ready endpoints and {deeper.description[0].lower()}"
-                                           f"{deeper.description[1:]}", own_recs, c.name))]
+                return [through([symptom, conn, svc_link], deeper, category=C.DEPENDENCY_FAILURE, confidence=0.9,
+                                description=f"{who} fails because its dependency {svc[1]} ({conn.resource[11:]}) is down: "
+                                            f"Service {svc[0]}/{svc[1]} has no ready endpoints and "
+                                            f"{deeper.description[0].lower()}{deeper.description[1:]}",
+                                recommendations=own_recs, container=c.name)]
         return [Finding(C.DEPENDENCY_FAILURE, 0.9,
                         f"{who} fails because its dependency {svc[1]} refuses connections ({conn.resource[11:]}): "
                         f"service {svc[0]}/{svc[1]} has no ready endpoints.",
@@ -200,14 +201,6 @@ def _through_service(ctx: Ctx, pod: k8s.Obj, c: k8s.ContainerView, svc: tuple[st
                     [*symptom.evidence, *conn.evidence, *svc_link.evidence],
                     [rec("Check the dependency's health", f"kubectl -n {svc[0]} get endpoints {svc[1]}")],
                     container=c.name, resource=symptom.resource, chain=[symptom, conn, svc_link])]
-
-
-def _through(links: list[Link], deeper: Finding, category: C, confidence: float, description: str, recs: list,
-             container: str) -> dict:
-    f = deeper.through(links, deeper, category=category, confidence=confidence, description=description,
-                       recommendations=recs, container=container)
-    return {k: getattr(f, k) for k in ("category", "confidence", "description", "evidence", "recommendations",
-                                       "container", "resource", "summary", "chain")}
 
 
 def _port_mismatch(service: k8s.Obj, pods: list[k8s.Obj], port: int | None) -> tuple[str, str] | None:
@@ -358,7 +351,8 @@ def explain_dns(ctx: Ctx, pod: k8s.Obj, c: k8s.ContainerView, source: str, hit: 
 
     def finding(confidence: float, description: str, links: list[Link], recs: list, deeper: Finding | None = None) -> Finding:
         if deeper is not None:
-            return Finding(**_through([symptom, lookup] + links, deeper, C.DNS_FAILURE, confidence, description, recs, c.name))
+            return through([symptom, lookup] + links, deeper, category=C.DNS_FAILURE, confidence=confidence,
+                           description=description, recommendations=recs, container=c.name)
         chain = [symptom, lookup] + links
         evidence = [e for link in chain for e in link.evidence]
         return Finding(C.DNS_FAILURE, confidence, description, evidence, recs, container=c.name,
@@ -402,7 +396,7 @@ def explain_dns(ctx: Ctx, pod: k8s.Obj, c: k8s.ContainerView, source: str, hit: 
         recs = base_recs + [rec("Restart cluster DNS once its cause is fixed",
                                 "kubectl -n kube-system rollout restart deployment/coredns", RiskLevel.MEDIUM, priority=2)]
         return [finding(0.95, f"{who} fails because name lookups fail"
-                        + (f" ({host})" if host else "") + f": cluster DNS has no ready pod"
+                        + (f" ({host})" if host else "") + ": cluster DNS has no ready pod"
                         + (f"; {deeper.description[0].lower()}{deeper.description[1:]}" if deeper else "."),
                         [svc_link], recs, deeper if deeper and deeper.confidence >= 0.5 else None)]
     # cluster DNS is up

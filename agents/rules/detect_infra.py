@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 
 from agents.rules import k8s, patterns
-from agents.rules.context import PATH, SUPPORT, Ctx
+from agents.rules.context import PATH, Ctx
 from agents.rules.facts import Facts
-from agents.rules.finding import Finding, Link, choose, ev
+from agents.rules.finding import Finding, Link, choose, ev, through
 from agents.rules.fixes import owner_of, rec, template_patch
 from agents.rules.observations import call
 from agents.rules.target import Target
@@ -254,7 +254,7 @@ def pvc_findings(ctx: Ctx, ns: str, claim: str, pod: k8s.Obj | None = None) -> l
     if class_name and sc is None:
         links.append(Link(f"storageclass/{class_name}", f"StorageClass {class_name} does not exist",
                           [ev(f"storageclass/{class_name}", "not found")]))
-        recs.append(rec(f"Recreate the claim with an existing storage class (the class of a claim cannot be changed)",
+        recs.append(rec("Recreate the claim with an existing storage class (the class of a claim cannot be changed)",
                         f"kubectl -n {ns} get pvc {claim} -o yaml > {claim}.yaml  # set storageClassName, delete and re-apply",
                         RiskLevel.HIGH, priority=3))
         return [Finding(C.VOLUME_MOUNT_FAILURE, 0.95, f"PersistentVolumeClaim {ns}/{claim} is {phase}: its storage "
@@ -430,8 +430,8 @@ def _webhook_finding(ctx: Ctx, target: Target, message: str, chain: list[Link]) 
                    + (f" (webhook {hook})" if hook else "") + f": {message[:200]}")
     if deeper is not None and deeper.confidence >= 0.5:
         description += f" The webhook's backend is down: {deeper.description}"
-        return deeper.through(links, deeper, category=C.ADMISSION_WEBHOOK_FAILURE, confidence=0.95,
-                              description=description, recommendations=recs)
+        return through(links, deeper, category=C.ADMISSION_WEBHOOK_FAILURE, confidence=0.95,
+                       description=description, recommendations=recs)
     return Finding(C.ADMISSION_WEBHOOK_FAILURE, 0.95, description, [e for link in links for e in link.evidence], recs,
                    resource=links[0].resource, chain=links)
 

@@ -152,7 +152,7 @@ def _eviction(ctx: Ctx, pod: k8s.Obj, src: str, priority: int) -> list[Finding]:
     chain = links
     return [Finding(C.NODE_PRESSURE_EVICTION, 0.95 if pressures else 0.9,
                     f"Pod {ns}/{name} was evicted by the kubelet of node {node_name or '?'} "
-                    + (f"because it exceeded its ephemeral-storage limit." if over_limit
+                    + ("because it exceeded its ephemeral-storage limit." if over_limit
                        else f"because the node was low on {what}."),
                     [e for link in chain for e in link.evidence], recs, resource=src, chain=chain)]
 

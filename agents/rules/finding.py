@@ -4,7 +4,7 @@ A finding is a chain of links from the resource the rules were looking at down t
 thing found (`cart crash-loops → sessions-db:5432 refused → Service sessions-db has 0 ready endpoints → pod
 sessions-db-0 crash-loops: No space left on device`). Each link names a resource and carries its own
 evidence; a rule that explains a crash by something deeper builds its links and appends the deeper
-finding's chain (`Finding.through`). The category is decided by the rule that crosses the boundary of the
+finding's chain (`through`). The category is decided by the rule that crosses the boundary of the
 alerted workload (a dead dependency is `dependency_failure`, dead cluster DNS is `dns_failure`), and the
 deepest link's recommendations come first: that is where the fix goes.
 """
@@ -78,14 +78,16 @@ class Finding:
     def deepest(self) -> Link:
         return self.links()[-1]
 
-    def through(self, links: list[Link], deeper: "Finding", *, category: C, confidence: float, description: str,
-                recommendations: list[Recommendation] | None = None, container: str | None = None) -> "Finding":
-        """A finding whose cause is `deeper`, reached through `links`: the chain is links + deeper's chain;
-        the deepest link's fixes come first, then `recommendations` (this hop's own)."""
-        chain = list(links) + deeper.links()
-        recs = renumber(list(deeper.recommendations) + list(recommendations or []))
-        return Finding(category, confidence, description, flatten(chain), recs, container,
-                       resource=links[0].resource if links else deeper.resource, chain=chain)
+
+
+def through(links: list[Link], deeper: Finding, *, category: C, confidence: float, description: str,
+            recommendations: list[Recommendation] | None = None, container: str | None = None) -> Finding:
+    """A finding whose cause is `deeper`, reached through `links`: the chain is links + deeper's chain; the
+    deepest link's fixes come first, then `recommendations` (this hop's own)."""
+    chain = list(links) + deeper.links()
+    recs = renumber(list(deeper.recommendations) + list(recommendations or []))
+    return Finding(category, confidence, description, flatten(chain), recs, container,
+                   resource=links[0].resource if links else deeper.resource, chain=chain)
 
 
 def flatten(chain: list[Link]) -> list[Evidence]:

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from agents.rules import k8s
 from agents.rules.context import PATH, SPECULATIVE, SUPPORT, Ctx
-from agents.rules.detect_deps import CLUSTER_DNS
 from agents.rules.detect_infra import (controller_findings, hpa_findings, namespace_quota_findings, node_findings,
                                        pvc_findings, service_findings)
 from agents.rules.detect_pod import explain_pod, signature, worst_first
-from agents.rules.finding import Finding, Link, choose, ev, flatten
+from agents.rules.finding import Finding, Link, choose, ev, flatten, through
+from agents.rules.fixes import rec
 from agents.rules.observations import call
 from agents.rules.target import WORKLOAD_KINDS
 from schemas.result import ProblemCategory as C
-from agents.rules.fixes import rec
 
 MAX_PODS = 2  # pods of one workload or service explained (the second only when it fails differently)
 
@@ -199,8 +198,8 @@ def _metrics_api(ctx: Ctx, link: Link) -> list[Finding]:
     description = ("The autoscaler cannot scale: it cannot read resource metrics because metrics-server has no ready "
                    "endpoint" + (f"; {deeper.description}" if deeper else "."))
     if deeper is not None:
-        return [deeper.through([link, svc_link], deeper, category=C.DEPENDENCY_FAILURE, confidence=0.85,
-                               description=description, recommendations=recs)]
+        return [through([link, svc_link], deeper, category=C.DEPENDENCY_FAILURE, confidence=0.85,
+                        description=description, recommendations=recs)]
     chain = [link, svc_link]
     return [Finding(C.DEPENDENCY_FAILURE, 0.8, description, flatten(chain), recs, resource=link.resource, chain=chain)]
 
@@ -233,5 +232,3 @@ def _namespace(ctx: Ctx) -> list[Finding]:
                 [ev(f"namespace/{ns}/pods", f"{len(worst_first(pods))} of {len(pods)} pods unhealthy")])
     return findings + _explain_pods(ctx, pods, link)
 
-
-__all__ = ["investigate", "under", "CLUSTER_DNS"]

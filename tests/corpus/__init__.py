@@ -74,10 +74,10 @@ Scenario = Callable[[Cluster, dict], Expect]
 FAMILIES: list[tuple[str, Scenario, list[dict]]] = []
 
 
-def family(*variants: dict) -> Callable[[Scenario], Scenario]:
+def family(*variants: dict, into: list | None = None) -> Callable[[Scenario], Scenario]:
     """Register a scenario function with its variants (each a dict of names/wordings it reads)."""
     def register(fn: Scenario) -> Scenario:
-        FAMILIES.append((fn.__name__, fn, list(variants)))
+        (FAMILIES if into is None else into).append((fn.__name__, fn, list(variants)))
         return fn
     return register
 
@@ -121,7 +121,4 @@ HELDOUT: list[tuple[str, Scenario, list[dict]]] = []
 
 
 def heldout_family(*variants: dict) -> Callable[[Scenario], Scenario]:
-    def register(fn: Scenario) -> Scenario:
-        HELDOUT.append((fn.__name__, fn, list(variants)))
-        return fn
-    return register
+    return family(*variants, into=HELDOUT)

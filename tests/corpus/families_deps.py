@@ -200,7 +200,7 @@ def decoy(c: Cluster, ns: str, kind: str) -> None:
 def dependency_down(c: Cluster, v: dict) -> Expect:
     ns, dep_ns = v["ns"], v["dep_ns"]
     c.neighbours(ns, 2)
-    dep, deepest, cites = backend(c, dep_ns, v["dep"], v["failure"], port=v["port"], db=v["db"],
+    _, deepest, cites = backend(c, dep_ns, v["dep"], v["failure"], port=v["port"], db=v["db"],
                                   kind=v.get("dep_kind", "statefulset"))
     ip = f"10.96.{c.rng.randint(1, 250)}.{c.rng.randint(2, 250)}"
     text = L.refused(v["client"], v["host"], v["port"], ip)
@@ -219,7 +219,7 @@ def dependency_down_unready(c: Cluster, v: dict) -> Expect:
     """The app does not crash: it stays unready because what it needs refuses connections."""
     ns = v["ns"]
     c.neighbours(ns, 1)
-    dep, deepest, cites = backend(c, ns, v["dep"], v["failure"], port=v["port"], db=v["db"])
+    _, deepest, cites = backend(c, ns, v["dep"], v["failure"], port=v["port"], db=v["db"])
     client_name = "redis-py" if v["db"] == "redis" else "pgjdbc"
     text = "".join(L.refused(client_name, v["dep"], v["port"], "10.96.44.12") for _ in range(3))
     app = client(c, ns, v["app"], v["lang"], text, mode="unready")
@@ -235,7 +235,7 @@ def dependency_cascade(c: Cluster, v: dict) -> Expect:
     """payment → auth (crash-looping: its redis refuses) → redis down: the deepest cause is two services away."""
     ns = v["ns"]
     c.neighbours(ns, 1)
-    dep, deepest, cites = backend(c, ns, v["dep"], v["failure"], port=6379, db="redis")
+    _, deepest, cites = backend(c, ns, v["dep"], v["failure"], port=6379, db="redis")
     client(c, ns, v["mid"], "go", L.refused("redis-py", v["dep"], 6379, "10.96.7.7").replace("redis.exceptions.", ""),
            port=9000)
     app = client(c, ns, v["app"], "java", L.timed_out("java-http", v["mid"], 9000, "10.96.8.8").replace("Connect timed out", "Connection refused"))
@@ -249,7 +249,7 @@ def dependency_cascade(c: Cluster, v: dict) -> Expect:
 )
 def init_waits_for_dependency(c: Cluster, v: dict) -> Expect:
     ns = v["ns"]
-    dep, deepest, cites = backend(c, ns, v["dep"], v["failure"], port=5432)
+    _, deepest, cites = backend(c, ns, v["dep"], v["failure"], port=5432)
     wait = Ctr("wait-for-db", image="docker.io/library/busybox:1.36", state="running", ready=False, since=35,
                command=["sh", "-c", v["cmd"]])
     app = c.app(ns, v["app"], replicas=1, init=[wait], pod_phase=["Pending"],
@@ -265,7 +265,7 @@ def init_waits_for_dependency(c: Cluster, v: dict) -> Expect:
 )
 def job_dependency(c: Cluster, v: dict) -> Expect:
     ns = v["ns"]
-    dep, deepest, cites = backend(c, v["dep_ns"], v["dep"], v["failure"], port=5432)
+    _, deepest, cites = backend(c, v["dep_ns"], v["dep"], v["failure"], port=5432)
     c.b.job(ns, v["job"], failed=7)
     obj = c.b.ns_objects[ns]["jobs"][-1]
     obj["spec"].update({"backoffLimit": 6, "completions": 1, "template": {"spec": {"restartPolicy": "Never"}}})

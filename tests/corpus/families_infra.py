@@ -254,7 +254,7 @@ def volume(c: Cluster, v: dict) -> Expect:
                       multi_hop=True)
     db = v.get("db", "postgres")
     app = c.app(ns, name, kind="statefulset", replicas=1, pvc_size="100Mi" if v["kind"] == "full-pvc-alert" else "5Gi",
-                pods=[[crashloop(name, code=1 if db != "redis" else 1)]], port=5432)
+                pods=[[crashloop(name, code=1)]], port=5432)
     c.b.logs(ns, app.pods[0], L.disk_full(db) if v["kind"] != "full-pvc-alert" else
              "2024-01-15 14:29:50,112 INFO processing batch 91\nOSError: [Errno 28] No space left on device: '/var/lib/data/out/91.parquet'\n",
              container=name, previous=True)
@@ -305,7 +305,7 @@ def node_down(c: Cluster, v: dict) -> Expect:
     app = pending_app(c, ns, v["app"], replicas=2)
     workers = [n for n in c.b.cluster_objects["nodes"] if "control-plane" not in str(n["metadata"]["labels"])]
     for p in app.pods:
-        c.scheduling_failed(ns, p, sched_msg(c, [f"1 node(s) had untolerated taint {{node.kubernetes.io/unreachable: }}",
+        c.scheduling_failed(ns, p, sched_msg(c, ["1 node(s) had untolerated taint {node.kubernetes.io/unreachable: }",
                                                  f"{len(workers) - 1} node(s) had untolerated taint {{node.kubernetes.io/not-ready: }}"],
                                              total=len(workers)))
     return Expect(ksm_alert(c, "deployment", app), C.NODE_NOT_READY, "node/", ["NotReady"], multi_hop=True)
@@ -367,7 +367,7 @@ def pressure(c: Cluster, v: dict) -> Expect:
 def autoscaler(c: Cluster, v: dict) -> Expect:
     ns, name = v["ns"], v["app"]
     c.neighbours(ns, 1)
-    app = c.app(ns, name, replicas=6)
+    c.app(ns, name, replicas=6)
     c.b.hpa(ns, f"{name}-hpa" if v["kind"] != "hpa-alert" else name, name, max_replicas=6, current=6, cpu_target=70, cpu_current=96)
     hpa = c.b.ns_objects[ns]["horizontalpodautoscalers"][-1]
     if v["kind"] == "v1":

@@ -87,8 +87,8 @@ def dns_timeout(lang: str, host: str, server: str = "10.96.0.10:53") -> str:
         "python": f"requests.exceptions.ConnectionError: HTTPConnectionPool(host='{host}', port=8080): Max retries exceeded "
                   f"with url: /v1/rates (Caused by NameResolutionError(\"<urllib3.connection.HTTPConnection object at 0x7f9c>: "
                   f"Failed to resolve '{host}' ([Errno -3] Temporary failure in name resolution)\"))\n",
-        "ruby": f"Socket::ResolutionError: getaddrinfo: Temporary failure in name resolution\n"
-                f"/usr/local/lib/ruby/3.3.0/net/http.rb:1603:in `initialize'\n",
+        "ruby": "Socket::ResolutionError: getaddrinfo: Temporary failure in name resolution\n"
+                "/usr/local/lib/ruby/3.3.0/net/http.rb:1603:in `initialize'\n",
         "dotnet": f"fail: Microsoft.Extensions.Hosting.Internal.Host[9]\n      BackgroundService failed\n"
                   f"      System.Net.Http.HttpRequestException: Resource temporarily unavailable ({host}:80)\n"
                   f"       ---> System.Net.Sockets.SocketException (00000001, 11): Resource temporarily unavailable\n",
