@@ -6,7 +6,7 @@ ready → …`), so the chain always starts at what the alert named."""
 
 from __future__ import annotations
 
-from agents.rules import k8s
+from agents.rules import k8s, patterns
 from agents.rules.context import PATH, SPECULATIVE, SUPPORT, Ctx
 from agents.rules.detect_infra import (controller_findings, hpa_findings, namespace_quota_findings, node_findings,
                                        pvc_findings, service_findings)
@@ -15,7 +15,7 @@ from agents.rules.finding import Finding, Link, choose, ev, flatten, through
 from agents.rules.fixes import rec
 from agents.rules.observations import call
 from agents.rules.target import WORKLOAD_KINDS
-from schemas.result import ProblemCategory as C
+from schemas.result import ProblemCategory as C, RiskLevel
 
 MAX_PODS = 2  # pods of one workload or service explained (the second only when it fails differently)
 
@@ -163,7 +163,12 @@ def _hpa(ctx: Ctx) -> list[Finding]:
                 + ([ev(f"hpa/{ns}/{t.name}/status.conditions[ScalingActive]",
                        f"False {active.get('reason', '')}: {active.get('message', '')}")]
                    if active and active.get("status") == "False" else []))
-    if active and active.get("status") == "False" and "metric" in (active.get("reason") or "").lower():
+    message = (active or {}).get("message") or ""
+    missing = patterns.search("hpa_missing_request", message)
+    if active and active.get("status") == "False" and missing:
+        findings += _missing_requests(t.namespace, (spec.get("scaleTargetRef") or {}), link, missing.get("resource"),
+                                      missing.get("container"))
+    elif active and active.get("status") == "False" and "metric" in (active.get("reason") or "").lower():
         findings += _metrics_api(ctx, link)
     ref = spec.get("scaleTargetRef") or {}
     kind = str(ref.get("kind", "")).lower()
@@ -176,6 +181,18 @@ def _hpa(ctx: Ctx) -> list[Finding]:
             pods = [facts.pods[k] for k in facts.workload_pods[key] if k in facts.pods]
             findings += _explain_pods(ctx, pods, link)
     return findings
+
+
+def _missing_requests(ns: str, ref: k8s.Obj, link: Link, resource: str, container: str) -> list[Finding]:
+    """Utilization is usage / request: pods that request nothing give the HPA nothing to compute."""
+    kind, name = str(ref.get("kind", "deployment")).lower(), ref.get("name", "<workload>")
+    return [Finding(C.MISSING_CONFIG, 0.85, f"HPA {link.resource[4:]} cannot scale {ref.get('kind', '')} {name}: its pods set no "
+                    f"{resource} request" + (f" (container {container})" if container else "") + ", so utilization cannot be "
+                    "computed.", link.evidence,
+                    [rec(f"Set a {resource} request on the workload's containers",
+                         f"kubectl -n {ns} set resources {kind}/{name}" + (f" -c {container}" if container else "")
+                         + f" --requests={resource}=<typical usage>", RiskLevel.MEDIUM)],
+                    resource=link.resource, summary=f"{link.finding}: pods set no {resource} request")]
 
 
 def _metrics_api(ctx: Ctx, link: Link) -> list[Finding]:

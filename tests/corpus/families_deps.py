@@ -479,3 +479,16 @@ def nodelocal_dns_down(c: Cluster, v: dict) -> Expect:
     app = client(c, ns, v["app"], "go", L.dns_timeout("go", "vault.platform", "169.254.20.10:53"), replicas=1)
     c.b.ns_objects[ns]["pods"][-1]["spec"]["nodeName"] = node
     return Expect(ksm_alert(c, "pod", app), C.DNS_FAILURE, f"pod/kube-system/{broken}", ["169.254.20.10:53"], multi_hop=True)
+
+
+@family(dict(app="web", ns="shop", backend="catalog-api", port=80, target=8080, listen=9090))
+def service_port_mismatch(c: Cluster, v: dict) -> Expect:
+    """The backend runs and is ready, but its Service forwards to a port nobody listens on."""
+    ns = v["ns"]
+    be = c.app(ns, v["backend"], replicas=2, port=v["listen"], service=False)
+    svc = c.b.service(ns, v["backend"], be.labels, port=v["port"])
+    svc["spec"]["ports"] = [{"name": "http", "port": v["port"], "targetPort": v["target"], "protocol": "TCP"}]
+    c.endpoints_for(ns, v["backend"], be.pods)
+    app = client(c, ns, v["app"], "node", f"Error: connect ECONNREFUSED {v['backend']}:{v['port']}\n")
+    return Expect(ksm_alert(c, "deployment", app), C.DEPENDENCY_FAILURE, f"service/{ns}/{v['backend']}",
+                  [f"targetPort {v['target']}"], multi_hop=True)

@@ -509,3 +509,52 @@ def nothing_wrong(c: Cluster, v: dict) -> Expect:
     payload = c.alert("CPUThrottlingHigh", {"namespace": ns, "pod": app.pods[0], "container": v["app"]}, scrape="kubelet",
                       severity="info")
     return Expect(payload, C.UNKNOWN, "", [f"pod/{ns}/{app.pods[0]}/status"], red_herring=herring)
+
+
+@family(dict(hpa="web", app="web", ns="front", resource="cpu"), dict(hpa="api-hpa", app="api", ns="core", resource="memory"))
+def hpa_missing_requests(c: Cluster, v: dict) -> Expect:
+    """KubeHpaReplicasMismatch: the HPA cannot compute utilization because the pods request nothing."""
+    ns = v["ns"]
+    app = c.app(ns, v["app"], replicas=2, pods=[[Ctr(v["app"], since=600)]] * 2)
+    c.b.hpa(ns, v["hpa"], v["app"], max_replicas=8, current=2, cpu_current=None, limited=False)
+    hpa = c.b.ns_objects[ns]["horizontalpodautoscalers"][-1]
+    hpa["status"]["desiredReplicas"] = 2
+    hpa["status"]["conditions"] = [
+        {"type": "AbleToScale", "status": "True", "reason": "SucceededGetScale"},
+        {"type": "ScalingActive", "status": "False", "reason": "FailedGetResourceMetric",
+         "message": f"the HPA was unable to compute the replica count: failed to get {v['resource']} utilization: missing "
+                    f"request for {v['resource']} in container {v['app']} of Pod {app.pods[0]}"}]
+    c.b.event(ns, "HorizontalPodAutoscaler", v["hpa"], "FailedGetResourceMetric",
+              f"failed to get {v['resource']} utilization: missing request for {v['resource']} in container {v['app']} of Pod "
+              f"{app.pods[0]}", count=240, minutes_ago=0.5, component="horizontal-pod-autoscaler")
+    payload = c.alert("KubeHpaReplicasMismatch", {"namespace": ns, "horizontalpodautoscaler": v["hpa"]})
+    return Expect(payload, C.MISSING_CONFIG, f"hpa/{ns}/{v['hpa']}", ["missing request"])
+
+
+@family(
+    dict(ds="fluent-bit", ns="logging", mode="pull", image="cr.fluentbit.io/fluent/fluent-bit:2.2.9-debug"),
+    dict(ds="node-agent", ns="security", mode="crash"),
+)
+def daemonset_rollout(c: Cluster, v: dict) -> Expect:
+    ns, name = v["ns"], v["ds"]
+    pods = c.daemon(ns, name, {"app.kubernetes.io/name": name}, v.get("image", f"registry.example.com/{ns}/{name}:3.1.0"))
+    broken = pods[-1]
+    for p in c.b.ns_objects[ns]["pods"]:
+        if p["metadata"]["name"] == broken:
+            st = p["status"]["containerStatuses"][0]
+            p["status"]["conditions"][1]["status"] = "False"
+            if v["mode"] == "pull":
+                st.update({"ready": False, "state": {"waiting": {"reason": "ImagePullBackOff",
+                                                                 "message": f'Back-off pulling image "{v["image"]}"'}}})
+                c.b.event(ns, "Pod", broken, "Failed", f'Failed to pull image "{v["image"]}": rpc error: code = NotFound desc = '
+                          f'failed to pull and unpack image "{v["image"]}": not found', count=12)
+            else:
+                st.update({"ready": False, "restartCount": 19, "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                           "lastState": {"terminated": {"reason": "Error", "exitCode": 1, "finishedAt": "2024-01-15T14:29:00Z"}}})
+                c.b.logs(ns, broken, "level=fatal msg=\"failed to load eBPF program: operation not permitted\" "
+                         "error=\"map create: operation not permitted (MEMLOCK may be too low)\"\n", container=name, previous=True)
+    ds = c.b.ns_objects[ns]["daemonsets"][-1]
+    ds["status"].update({"numberReady": len(pods) - 1, "numberUnavailable": 1, "updatedNumberScheduled": len(pods)})
+    payload = c.alert("KubeDaemonSetRolloutStuck", {"namespace": ns, "daemonset": name})
+    category = C.IMAGE_PULL_FAILURE if v["mode"] == "pull" else C.APPLICATION_CRASH
+    return Expect(payload, category, f"pod/{ns}/{broken}", ["ImagePullBackOff" if v["mode"] == "pull" else "operation not permitted"])
