@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument("--heldout", action="store_true", help="the held-out set instead of the corpus")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--pad-pods", type=int, default=300)
-    parser.add_argument("--only", default=None, help="incidents whose id contains this")
+    parser.add_argument("--only", default=None, help="one family (e.g. dependency_down) or incident id (dependency_down-1)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every wrong answer")
     args = parser.parse_args()
     confusion: dict[ProblemCategory, Counter] = defaultdict(Counter)

@@ -78,3 +78,88 @@ def test_executor_errors_become_failed_steps_not_crashes(tmp_path: Path) -> None
     failed = [s for s in result.steps if s.status is StepStatus.FAILED]
     assert failed and all("gateway exploded" in s.output.stderr for s in failed)
     assert result.root_cause.category is ProblemCategory.OOM_KILLED
+
+
+# --- the causal walk: depth first, deepest cause, its fix first -----------------------------------------------------
+
+def _issue_example(tmp_path: Path):
+    """cart crash-loops → sessions-db:5432 refused → Service sessions-db has 0 ready endpoints → sessions-db-0: disk full."""
+    from tests.corpus import FAMILIES, build
+    from tests.corpus import families_deps  # noqa: F401
+
+    assert any(name == "dependency_down" for name, _, _ in FAMILIES)
+    (incident,) = build(tmp_path, only="dependency_down-1")
+    return incident
+
+
+def test_dependency_chain_is_followed_depth_first_to_the_full_volume(tmp_path: Path) -> None:
+    from agents.diagnose import diagnose_offline
+    from schemas.alertmanager import AlertmanagerPayload
+    from schemas.settings import LLMSettings
+
+    incident = _issue_example(tmp_path)
+    payload = AlertmanagerPayload.model_validate(incident.expect.payload)
+    result = asyncio.run(diagnose_offline(incident.root, payload, engine="rules", llm=LLMSettings()))
+    calls = [(s.tool_id, s.input.parameters.get("name", "")) for s in result.steps]
+    tools = [t for t, _ in calls]
+    # the path first: the pod, its crash log, the Service the log names, its pod, that pod's log, its claim
+    assert tools.index("get_service") < tools.index("get_pvc")
+    assert ("get_service", "sessions-db") in calls and ("get_pvc", "data-sessions-db-0") in calls
+    assert "list_hpas" not in tools, "nothing speculative once the chain explains the alert"
+    assert len(result.steps) <= 10
+    rc = result.root_cause
+    assert rc.category is ProblemCategory.DEPENDENCY_FAILURE
+    chain = rc.description.split("Causal chain: ")[1]
+    assert chain.index("cart") < chain.index("sessions-db.data:5432 refused") < chain.index("0 ready endpoints") \
+        < chain.index("No space left on device") < chain.index("claim data/data-sessions-db-0")
+    first = result.recommendations[0]
+    assert first.command.startswith("kubectl -n data patch pvc data-sessions-db-0"), "the fix targets the deepest link"
+
+
+def test_analysis_carries_the_chain_structured(tmp_path: Path) -> None:
+    incident = _issue_example(tmp_path)
+    from agents.diagnose import target_from_alert
+    from schemas.alertmanager import AlertmanagerPayload
+
+    target = target_from_alert(AlertmanagerPayload.model_validate(incident.expect.payload).alerts[0])
+    obs = Observations()
+    executor = LocalExecutor({"c": DumpReader(incident.root)})
+    while planned := next_calls(target, obs):
+        for c in planned[:3]:
+            out = asyncio.run(executor.call(c, task_id="t", cluster_id="c"))
+            obs.record(c, __import__("json").loads(out.output) if out.ok else None, out.error)
+    analysis = analyze(target, obs)
+    resources = [link.resource for link in analysis.chain]
+    assert resources[0].startswith("pod/shop/cart-") and resources[-1] == "pvc/data/data-sessions-db-0"
+    assert "service/data/sessions-db" in resources and "pod/data/sessions-db-0" in resources
+    assert all(link.evidence for link in analysis.chain)
+
+
+def test_a_replicaset_named_by_a_kubernetes_event_is_a_target(tmp_path: Path) -> None:
+    from agents.diagnose import target_from_alert
+    from schemas.alertmanager import Alert
+
+    b = DumpBuilder(tmp_path / "d")
+    b.node("node-1")
+    rs = b.deployment("shop", "api", replicas=3, ready=2)
+    b.quota("shop", "q", {"pods": "2"}, {"pods": "2"})
+    b.event("shop", "ReplicaSet", rs, "FailedCreate",
+            f'Error creating: pods "{rs}-x" is forbidden: exceeded quota: q, requested: pods=1, used: pods=2, limited: pods=2')
+    b.write()
+    target = target_from_alert(Alert(labels={"alertname": "FailedCreate", "namespace": "shop", "replicaset": rs,
+                                             "cluster_id": "c"}))
+    assert (target.kind, target.name) == ("replicaset", rs)
+    result = asyncio.run(diagnose_with_rules(target, LocalExecutor({"c": DumpReader(b.root)}), "t", "c"))
+    assert result.root_cause.category is ProblemCategory.QUOTA_EXCEEDED
+    assert any(e.source == "resourcequota/shop/q/status" for e in result.root_cause.evidence)
+
+
+def test_a_node_named_by_address_is_found_by_listing_nodes(tmp_path: Path) -> None:
+    b = DumpBuilder(tmp_path / "d")
+    node = b.node("worker-7", ready="False", reason="KubeletNotReady", message="PLEG is not healthy")
+    node["status"]["addresses"] = [{"type": "InternalIP", "address": "10.0.3.7"}]
+    b.write()
+    target = Target(kind="node", name="10.0.3.7")
+    result = asyncio.run(diagnose_with_rules(target, LocalExecutor({"c": DumpReader(b.root)}), "t", "c"))
+    assert [s.tool_id for s in result.steps] == ["get_node", "list_nodes"]
+    assert result.root_cause.category is ProblemCategory.NODE_NOT_READY and "PLEG" in result.root_cause.description

@@ -100,7 +100,7 @@ def _impact(target: Target, facts: Facts) -> str:
                     f"{status.get('active', 0)} active; its work is not done.")
         desired = spec.get("replicas", 1) if target.kind != "daemonset" else status.get("desiredNumberScheduled", 0)
         ready = status.get("readyReplicas", status.get("numberReady", 0)) or 0
-        return (f"{target.kind.capitalize()} {ns}/{target.name} has {ready}/{desired} replicas ready; "
+        return (f"{target.kind_name} {ns}/{target.name} has {ready}/{desired} replicas ready; "
                 f"{'it is fully down' if ready == 0 and desired else 'capacity is reduced' if ready < (desired or 0) else 'replicas are up'}.")
     if target.kind == "service":
         info = facts.services.get((ns, target.name)) or {}

@@ -23,6 +23,7 @@ from schemas.result import ProblemCategory as C, RiskLevel
 
 LOG_CAUSES = ("dns_timeout", "dns_not_found", "conn_refused", "conn_timeout", "disk_full")
 CLUSTER_DNS = ("kube-system", "kube-dns")
+_IP_PORT = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}:(\d{2,5})\b")
 NODE_LOCAL_DNS = ("kube-system", "k8s-app=node-local-dns")
 DNS_PODS = ("kube-system", "k8s-app=kube-dns")
 MAX_CAUSES = 2  # distinct failure lines followed per container (the latest first)
@@ -69,7 +70,7 @@ def log_causes(ctx: Ctx, pod: k8s.Obj, c: k8s.ContainerView, logs: list[tuple[st
 def _endpoints_in(ctx: Ctx, pod: k8s.Obj, c: k8s.ContainerView, line: str) -> list[tuple[str, int | None, str]]:
     """(host, port, how) the failing line names; when it only has an IP, the container's env may name it."""
     found: list[tuple[str, int | None, str]] = []
-    ports = [int(p) for p in re.findall(r":(\d{2,5})\b", line)]
+    ports = [int(p) for p in _IP_PORT.findall(line)]  # the dialled address (not a timestamp's minutes)
     for h in patterns.search_all("endpoint", line):
         host, port = h.get("host"), h.get("port")
         if host and not k8s.is_ip(host) and host not in ("localhost", "http", "https", "tcp", "udp"):

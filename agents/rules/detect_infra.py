@@ -344,7 +344,7 @@ def controller_findings(ctx: Ctx, target: Target, wl_link: Link | None = None) -
                          f"{failure.get('reason', '')}: {failure.get('message', '')}", failure.get("message") or "", "field"))
     findings: list[Finding] = []
     head = [wl_link] if wl_link else []
-    what = f"{target.kind.capitalize()} {ns}/{target.name}"
+    what = f"{target.kind_name} {ns}/{target.name}"
     for source, line, message, kind in messages[::-1]:
         create_link = Link(source, f"{what} cannot create pods: {message[:160]}", [ev(source, line, kind)])
         chain = head + [create_link]
@@ -426,7 +426,7 @@ def _webhook_finding(ctx: Ctx, target: Target, message: str, chain: list[Link]) 
     else:
         recs.append(rec("Change the pod spec to satisfy the policy the webhook enforces (its message says which)",
                         f"kubectl -n {target.namespace} get {target.kind} {target.name} -o yaml", RiskLevel.LOW, priority=2))
-    description = (f"{target.kind.capitalize()} {target.namespace}/{target.name} cannot create pods: {what}"
+    description = (f"{target.kind_name} {target.namespace}/{target.name} cannot create pods: {what}"
                    + (f" (webhook {hook})" if hook else "") + f": {message[:200]}")
     if deeper is not None and deeper.confidence >= 0.5:
         description += f" The webhook's backend is down: {deeper.description}"

@@ -75,8 +75,7 @@ def _workload(ctx: Ctx) -> list[Finding]:
             ctx.want(call("list_pods", "no pod is linked to the workload: find its pods by selector", namespace=ns,
                           label_selector=selector))
     pods = [facts.pods[k] for k in keys if k in facts.pods]
-    what = {"job": "Job", "daemonset": "DaemonSet", "statefulset": "StatefulSet", "replicaset": "ReplicaSet"}.get(
-        t.kind, "Deployment")
+    what = t.kind_name
     if t.kind == "job":
         failed = status.get("failed", 0) or 0
         state = f"{ready}/{desired} completions, {failed} failed pods, {status.get('active', 0) or 0} active"

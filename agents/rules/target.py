@@ -17,6 +17,9 @@ TARGET_KIND: dict[str, str] = {
 }
 
 
+KIND_NAMES: dict[str, str] = {v: k for k, v in TARGET_KIND.items()}  # "statefulset" → "StatefulSet"
+
+
 class Target(BaseModel):
     kind: TargetKind
     name: str = ""  # empty only for kind="namespace"
@@ -24,6 +27,10 @@ class Target(BaseModel):
     container: str = ""  # the container the alert is about, when it says
     alertname: str = ""
     labels: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def kind_name(self) -> str:
+        return KIND_NAMES.get(self.kind, self.kind.capitalize())
 
     @property
     def ref(self) -> str:

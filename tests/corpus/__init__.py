@@ -27,6 +27,7 @@ class Expect:
     category: ProblemCategory
     deepest: str  # a resource reference the evidence must reach, e.g. "pod/data/sessions-db-0"
     cites: list[str] = field(default_factory=list)  # substrings of "source | detail" that must be cited
+    mentions: list[str] = field(default_factory=list)  # substrings the description must contain
     multi_hop: bool = False  # the cause is two or more hops from the alerted resource
     red_herring: bool = False  # the dump holds a deliberate decoy that must not win
 
@@ -53,6 +54,9 @@ class Incident:
                 problems.append(f"evidence does not cite {want!r}")
         if self.expect.deepest and not any(_reaches(self.expect.deepest, e.source) for e in rc.evidence):
             problems.append(f"evidence does not reach {self.expect.deepest}")
+        for want in self.expect.mentions:
+            if want not in rc.description:
+                problems.append(f"description does not mention {want!r}")
         if self.expect.multi_hop and "Causal chain:" not in rc.description:
             problems.append("multi-hop incident without a causal chain in the report")
         if len(result.steps) > 10:
@@ -96,6 +100,7 @@ def pick_stack(fam_index: int, var_index: int, variant: dict, stacks: tuple[Stac
 
 
 def build(root: Path, *, heldout: bool = False, only: str | None = None) -> list[Incident]:
+    """Write the incidents (all, or `only` one family or one incident id) under `root`."""
     if heldout:
         from tests.corpus import heldout as _held  # noqa: F401  (registers into HELDOUT)
         families = HELDOUT
@@ -106,7 +111,7 @@ def build(root: Path, *, heldout: bool = False, only: str | None = None) -> list
     for fi, (name, fn, variants) in enumerate(families):
         for vi, variant in enumerate(variants):
             iid = f"{name}-{vi + 1}"
-            if only and only not in iid:
+            if only and only not in (iid, name):
                 continue
             stack = pick_stack(fi, vi, variant)
             seed = int(hashlib.sha256(iid.encode()).hexdigest()[:8], 16)

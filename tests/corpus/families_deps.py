@@ -189,7 +189,8 @@ def decoy(c: Cluster, ns: str, kind: str) -> None:
          failure="liveness", alert="pod", host="mariadb", env={"DB_HOST": "mariadb", "DB_PORT": "3306"}),
     dict(app="profile-svc", ns="accounts", lang="node", client="mongo-node", dep="mongo", dep_ns="data", db="mongo",
          port=27017, failure="disk_full", alert="deployment", host="mongo",
-         env={"MONGO_URL": "mongodb://profile@mongo-0.mongo.data.svc.cluster.local:27017/profiles"}),
+         env={"MONGO_URL": "mongodb://profile@mongo-0.mongo.data.svc.cluster.local:27017/profiles"},
+         mention="mongo-0.mongo.data.svc.cluster.local"),
     dict(app="web-frontend", ns="shop", lang="go", client="grpc-go", dep="pricing", dep_ns="shop", db="grpc", port=50051,
          failure="panic", alert="deployment", host="pricing", dep_kind="deployment"),
     dict(app="mailer", ns="notify", lang="python", client="amqp-py", dep="rabbitmq", dep_ns="notify", db="rabbitmq",
@@ -208,7 +209,8 @@ def dependency_down(c: Cluster, v: dict) -> Expect:
     if v.get("herring"):
         unrelated_crasher(c, ns)
     return Expect(ksm_alert(c, v["alert"], app), C.DEPENDENCY_FAILURE, deepest,
-                  [f"endpoints/{dep_ns}/{v['dep']}"] + cites, multi_hop=True, red_herring=bool(v.get("herring")))
+                  [f"endpoints/{dep_ns}/{v['dep']}"] + cites, mentions=[f"{v.get('mention', v['host'])}:{v['port']}"],
+                  multi_hop=True, red_herring=bool(v.get("herring")))
 
 
 @family(
