@@ -101,9 +101,10 @@ def pick_stack(fam_index: int, var_index: int, variant: dict, stacks: tuple[Stac
 
 def build(root: Path, *, heldout: bool = False, only: str | None = None) -> list[Incident]:
     """Write the incidents (all, or `only` one family or one incident id) under `root`."""
+    stacks = STACKS
     if heldout:
-        from tests.corpus import heldout as _held  # noqa: F401  (registers into HELDOUT)
-        families = HELDOUT
+        from tests.corpus import heldout as held  # registers into HELDOUT
+        families, stacks = HELDOUT, held.STACKS
     else:
         from tests.corpus import families_deps, families_infra, families_pod  # noqa: F401
         families = FAMILIES
@@ -113,7 +114,7 @@ def build(root: Path, *, heldout: bool = False, only: str | None = None) -> list
             iid = f"{name}-{vi + 1}"
             if only and only not in (iid, name):
                 continue
-            stack = pick_stack(fi, vi, variant)
+            stack = pick_stack(fi, vi, variant, stacks)
             seed = int(hashlib.sha256(iid.encode()).hexdigest()[:8], 16)
             cluster = Cluster(root / iid, stack, seed, nodes=variant.get("nodes", 3))
             expect = fn(cluster, variant)

@@ -101,6 +101,10 @@ class Cluster:
             return f"aks-nodepool1-{r.randint(10000000, 99999999)}-vmss{i:06d}"
         if p == "kind":
             return "kind-worker" + (str(i + 1) if i else "")
+        if p == "doks":
+            return f"pool-{_h(str(r.random()), 9, 'abcdefghijklmnopqrstuvwxyz0123456789')}-{_h(str(r.random()), 5, 'abcdefghijklmnopqrstuvwxyz')}"
+        if p == "k3s":
+            return f"k3s-agent-{i + 1}"
         return f"worker-{i + 1:02d}.dc1.example.net"
 
     def pod_ip(self) -> str:
