@@ -91,7 +91,9 @@ def explain_connection(ctx: Ctx, pod: k8s.Obj, c: k8s.ContainerView, source: str
     facts = ctx.facts
     ns = k8s.meta(pod, "namespace") or "default"
     refused = hit.group == "conn_refused"
-    for host, port, how in _endpoints_in(ctx, pod, c, hit.line):
+    named = [(hit.get("host"), int(hit.get("port")) if hit.get("port").isdigit() else None, "log")] \
+        if hit.get("host") and not k8s.is_ip(hit.get("host")) else []  # the failure wording itself names the peer
+    for host, port, how in named or _endpoints_in(ctx, pod, c, hit.line):
         peer = f"{host}:{port}" if port else host
         conn = Link(f"connection/{peer}", f"{peer} {'refused the connection' if refused else 'did not answer (timeout)'}",
                     [ev(source, hit.line, "log")] + ([ev(f"{symptom.resource}/spec.containers[{c.name}].env", f"{how} names {peer}")]

@@ -222,21 +222,22 @@ def is_ip(host: str) -> bool:
 
 
 def env_endpoints(container_spec: Obj) -> list[tuple[str, int | None, str]]:
-    """(host, port, env var) a container's plain env values name: DB_HOST=pg + DB_PORT=5432, or a URL.
+    """(host, port, env var) a container's plain env values name: a URL or connection string (patterns table,
+    group `endpoint`), or DB_HOST=pg next to DB_PORT=5432. Values from secretKeyRef/configMapKeyRef are not
+    visible and are not guessed."""
+    from agents.rules import patterns
 
-    Values from secretKeyRef/configMapKeyRef are not visible and are not guessed."""
     env = {e.get("name", ""): e.get("value") for e in container_spec.get("env") or [] if isinstance(e.get("value"), str)}
     out: list[tuple[str, int | None, str]] = []
     for name, value in env.items():
-        m = re.match(r"^[a-z][a-z0-9+.-]*://(?:[^@/]*@)?([A-Za-z0-9.-]+)(?::(\d{2,5}))?", value)
-        if m:
-            out.append((m.group(1), int(m.group(2)) if m.group(2) else None, name))
+        hits = [h for h in patterns.search_all("endpoint", value) if h.get("host") and not is_ip(h.get("host"))]
+        if hits:
+            port = hits[0].get("port")
+            out.append((hits[0].get("host"), int(port) if port.isdigit() else None, name))
             continue
-        m = re.fullmatch(r"([a-z][a-z0-9-]*(?:\.[a-z0-9-]+)*)(?::(\d{2,5}))?", value)
+        m = re.fullmatch(r"([a-z][a-z0-9-]*(?:\.[a-z0-9-]+)*)", value)
         if m and re.search(r"HOST|ADDR|SERVER|URL|ENDPOINT|BROKER|SERVICE", name, re.I):
-            port = m.group(2)
-            if not port:
-                prefix = re.sub(r"_?(HOST|ADDR|ADDRESS|SERVER|URL|ENDPOINT|SERVICE|BROKERS?)$", "", name, flags=re.I)
-                port = env.get(prefix + "_PORT") or env.get(prefix + "PORT") or ""
+            prefix = re.sub(r"_?(HOST|ADDR|ADDRESS|SERVER|URL|ENDPOINT|SERVICE|BROKERS?)$", "", name, flags=re.I)
+            port = env.get(prefix + "_PORT") or env.get(prefix + "PORT") or ""
             out.append((m.group(1), int(port) if str(port).isdigit() else None, name))
     return out
