@@ -160,13 +160,20 @@ def scheduling_findings(ctx: Ctx, pod: k8s.Obj, src: str, event: k8s.Obj, has_vo
                         f"Pod {ns}/{name} cannot be scheduled: no node satisfies its constraints ({'; '.join(reasons)[:240]}).",
                         [e for link in links for e in link.evidence], recs, resource=src, chain=links)]
     claims = k8s.pvc_names(pod)
-    links = [pod_link] + _pv_zone_links(ctx, ns, claims, message)
+    zone_links, zone_nodes = _pv_zone_links(ctx, ns, claims, message)
+    links = [pod_link] + zone_links
+    recs = [rec("Inspect the claims", f"kubectl -n {ns} describe pvc {' '.join(claims) or '<claim>'}")]
+    for n in zone_nodes:
+        if (n.get("spec") or {}).get("unschedulable"):
+            recs.insert(0, rec(f"Uncordon {k8s.name_of(n)}, the only place the volume can be attached (if it was cordoned "
+                               "by mistake or its maintenance is over)", f"kubectl uncordon {k8s.name_of(n)}", RiskLevel.MEDIUM))
+        elif (k8s.condition(n, "Ready") or {}).get("status") != "True":
+            recs.insert(0, rec(f"Bring node {k8s.name_of(n)} back: the volume can only be attached there",
+                               f"kubectl describe node {k8s.name_of(n)}"))
     return [Finding(C.VOLUME_MOUNT_FAILURE, 0.85,
                     f"Pod {ns}/{name} cannot be scheduled because of its volumes ({'; '.join(reasons)[:200]})"
                     + (f": {links[-1].finding}." if len(links) > 1 else "."),
-                    [e for link in links for e in link.evidence],
-                    [rec("Inspect the claims", f"kubectl -n {ns} describe pvc {' '.join(claims) or '<claim>'}")],
-                    resource=src, chain=links)]
+                    [e for link in links for e in link.evidence], recs, resource=src, chain=links)]
 
 
 def _device_plugin_link(ctx: Ctx, labelled: list[k8s.Obj]) -> Link | None:
@@ -189,10 +196,11 @@ def _device_plugin_link(ctx: Ctx, labelled: list[k8s.Obj]) -> Link | None:
                 [ev(f"pod/kube-system/{k8s.name_of(p)}/status", f"phase={k8s.pod_phase(p)} {detail}")])
 
 
-def _pv_zone_links(ctx: Ctx, ns: str, claims: list[str], message: str) -> list[Link]:
-    """'volume node affinity conflict': the PV is pinned to nodes (a zone) where the pod cannot go."""
+def _pv_zone_links(ctx: Ctx, ns: str, claims: list[str], message: str) -> tuple[list[Link], list[k8s.Obj]]:
+    """'volume node affinity conflict': the PV is pinned to nodes (a zone) where the pod cannot go; returns the
+    link and the nodes there."""
     if "affinity conflict" not in message:
-        return []
+        return [], []
     for claim in claims:
         info = ctx.facts.pvcs.get((ns, claim))
         if info is None:
@@ -203,6 +211,8 @@ def _pv_zone_links(ctx: Ctx, ns: str, claims: list[str], message: str) -> list[L
         exprs = [e for t in terms for e in t.get("matchExpressions") or []]
         if not exprs:
             continue
+        if not ctx.facts.nodes_listed:
+            ctx.want(call("list_nodes", "the claim's volume is pinned to a zone: which nodes are there"))
         where = ", ".join(f"{e.get('key')} in {e.get('values')}" for e in exprs)
         nodes = [n for n in ctx.facts.nodes.values()
                  if all((k8s.meta(n, "labels", {}) or {}).get(e.get("key")) in (e.get("values") or []) for e in exprs)]
@@ -211,8 +221,8 @@ def _pv_zone_links(ctx: Ctx, ns: str, claims: list[str], message: str) -> list[L
             or "no node"
         return [Link(f"pv/{k8s.name_of(pv)}", f"volume {k8s.name_of(pv)} of claim {claim} is pinned to {where}; "
                                               f"nodes there: {there}",
-                     [ev(f"pv/{k8s.name_of(pv)}/spec.nodeAffinity", where), ev("nodes", f"matching nodes: {there}")])]
-    return []
+                     [ev(f"pv/{k8s.name_of(pv)}/spec.nodeAffinity", where), ev("nodes", f"matching nodes: {there}")])], nodes
+    return [], []
 
 
 # --- claims -----------------------------------------------------------------------------------------------
@@ -429,7 +439,7 @@ def _webhook_finding(ctx: Ctx, target: Target, message: str, chain: list[Link]) 
     description = (f"{target.kind_name} {target.namespace}/{target.name} cannot create pods: {what}"
                    + (f" (webhook {hook})" if hook else "") + f": {message[:200]}")
     if deeper is not None and deeper.confidence >= 0.5:
-        description += f" The webhook's backend is down: {deeper.description}"
+        description += f". The webhook's backend is down: {deeper.description}"
         return through(links, deeper, category=C.ADMISSION_WEBHOOK_FAILURE, confidence=0.95,
                        description=description, recommendations=recs)
     return Finding(C.ADMISSION_WEBHOOK_FAILURE, 0.95, description, [e for link in links for e in link.evidence], recs,

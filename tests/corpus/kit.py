@@ -337,7 +337,7 @@ class Cluster:
     def neighbours(self, ns: str, count: int = 2) -> list[App]:
         """Healthy apps with sidecars, and the old, resolved warnings every namespace has."""
         out = []
-        for i, base in enumerate(["catalog", "web", "notifications", "search-ui", "edge"][:count]):
+        for i, base in enumerate(["recommendations", "static-assets", "notifications", "search-ui", "edge-cache"][:count]):
             name = f"{base}-{self.hashed(ns + base, 3)}" if self.rng.random() < 0.3 else base
             app = self.app(ns, name, replicas=2, sidecars=[Ctr(self.rng.choice(["istio-proxy", "linkerd-proxy", "envoy"]),
                                                                image="docker.io/istio/proxyv2:1.20.3")])
