@@ -70,3 +70,30 @@ def test_multi_hop_reports_name_the_deepest_cause_and_show_the_chain(corpus: dic
         rc = diagnose(i).root_cause
         chain = rc.description.split("Causal chain: ", 1)[1]
         assert chain.count(" → ") >= 2, (i.id, chain)
+
+
+def test_every_call_the_planner_makes_passes_the_gateways_parameter_checks(corpus: dict[str, Incident]) -> None:
+    """The gateway refuses calls whose parameters break the registry's patterns; the planner must never plan one."""
+    from agents.cluster.dump import DumpReader
+    from agents.diagnose import target_from_alert
+    from agents.rules.engine import diagnose_with_rules
+    from agents.tools.local import LocalExecutor
+    from agents.tools.registry import load_registry
+
+    registry, refused = load_registry(), []
+
+    class Checking:
+        def __init__(self, inner: LocalExecutor) -> None:
+            self.inner = inner
+
+        async def call(self, call, **kw):
+            tool = registry.get(call.tool_id)
+            problems = [f"{n}={v!r}: {tool.parameter(n).problem(v) if tool and tool.parameter(n) else 'unknown'}"
+                        for n, v in call.parameters.items()] if tool else ["unknown tool"]
+            refused.extend(f"{call.tool_id} {p}" for p in problems if not p.endswith(": "))
+            return await self.inner.call(call, **kw)
+
+    for incident in corpus.values():
+        target = target_from_alert(AlertmanagerPayload.model_validate(incident.expect.payload).alerts[0])
+        asyncio.run(diagnose_with_rules(target, Checking(LocalExecutor({"d": DumpReader(incident.root)})), "t", "d"))
+    assert not refused, refused[:5]
