@@ -227,15 +227,16 @@ def _port_mismatch(service: k8s.Obj, pods: list[k8s.Obj], port: int | None) -> t
 def _named_in_spec(ctx: Ctx, pod: k8s.Obj, c: k8s.ContainerView, symptom: Link, depth: int, priority: int) -> list[Finding]:
     """An init container that waits forever ('until nc -z db 5432') names its dependency in its command."""
     words = " ".join(str(x) for x in (c.spec.get("command") or []) + (c.spec.get("args") or []))
-    m = _WAIT_FOR.search(words)
-    if not m or m.group(2) in ("localhost", "ping", "true"):
-        return []
-    host, port = m.group(2), int(m.group(3)) if m.group(3) else None
     ns = k8s.meta(pod, "namespace") or "default"
     source = f"{symptom.resource}/spec.initContainers[{c.name}].command"
-    if m.group(1) in ("nslookup", "dig", "host"):
-        hit = patterns.Hit("spec-command", "dns_not_found", words[:200], {"host": host})
+    dns = patterns.search("wait_dns", words)
+    if dns:
+        hit = patterns.Hit(dns.id, "dns_not_found", words[:200], {"host": dns.get("host")})
         return [f for f in explain_dns(ctx, pod, c, source, hit, symptom, depth, priority) if f.confidence >= 0.6]
+    tcp = patterns.search("wait_tcp", words)
+    if not tcp or tcp.get("host") in ("localhost", "ping", "true"):
+        return []
+    host, port = tcp.get("host"), int(tcp.get("port")) if tcp.get("port") else None
     svc = k8s.service_of_host(host, ns)
     if not svc:
         return []
@@ -248,11 +249,6 @@ def _named_in_spec(ctx: Ctx, pod: k8s.Obj, c: k8s.ContainerView, symptom: Link, 
     conn = Link(f"connection/{peer}", f"init container {c.name} waits for {peer}", [ev(source, words[:300])])
     return [f for f in _through_service(ctx, pod, c, svc, info, port, True, symptom, conn, depth, priority)
             if f.confidence >= 0.6]
-
-
-_WAIT_FOR = re.compile(
-    r"\b(nc|netcat|nslookup|pg_isready|wait-for-it(?:\.sh)?|wait-for|dig|host|curl|wget|redis-cli|mysqladmin)\b"
-    r"(?:\s+-{1,2}[a-z-]+(?:[= ]\d+)?)*\s+(?:-h\s+)?(?:https?://)?([a-z][a-z0-9-]*(?:\.[a-z0-9-]+)*)(?:[: ](\d{2,5}))?")
 
 
 def _disk_full(ctx: Ctx, pod: k8s.Obj, c: k8s.ContainerView, source: str, hit: patterns.Hit, symptom: Link,

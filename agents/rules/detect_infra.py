@@ -21,7 +21,6 @@ _SCHED_GROUPS: tuple[tuple[str, C], ...] = (
     ("sched_resources", C.INSUFFICIENT_RESOURCES), ("sched_constraint", C.SCHEDULING_CONSTRAINT),
 )
 _TIE_ORDER = (C.VOLUME_MOUNT_FAILURE, C.NODE_NOT_READY, C.INSUFFICIENT_RESOURCES, C.SCHEDULING_CONSTRAINT)
-_GPU_LABEL = re.compile(r"gpu|accelerator", re.I)
 
 
 # --- scheduling -------------------------------------------------------------------------------------------
@@ -94,7 +93,7 @@ def scheduling_findings(ctx: Ctx, pod: k8s.Obj, src: str, event: k8s.Obj, has_vo
             links.append(Link("nodes", f"no node advertises {', '.join(missing)} (allocatable)", node_ev))
             description = (f"Pod {ns}/{name} cannot be scheduled: it requests {', '.join(missing)} and no node "
                            f"advertises any ({_requests(pod)}).")
-            labelled = [n for n in nodes if any(_GPU_LABEL.search(k) for k in (k8s.meta(n, "labels", {}) or {}))]
+            labelled = [n for n in nodes if any(patterns.search("accelerator_label", k) for k in (k8s.meta(n, "labels", {}) or {}))]
             if labelled:  # nodes that should have the device but do not advertise it: its device plugin
                 plugin = _device_plugin_link(ctx, labelled)
                 if plugin:
@@ -254,7 +253,7 @@ def pvc_findings(ctx: Ctx, ns: str, claim: str, pod: k8s.Obj | None = None) -> l
     pvc_ev = [ev(f"{src}/status.phase", f"phase={phase or '?'} storageClassName={class_name!r} "
                                         f"request={((spec.get('resources') or {}).get('requests') or {}).get('storage', '?')}")]
     pvc_ev += [ev(k8s.event_source(e), k8s.event_line(e), "event") for e in (warnings or events)[-2:]]
-    if any("waiting for first consumer" in (e.get("message") or "") for e in events) and not warnings:
+    if any(patterns.search("pvc_waits_for_pod", e.get("message") or "") for e in events) and not warnings:
         return []  # WaitForFirstConsumer: binding waits for the pod's scheduling, not the other way round
     sc = info.get("storageclass")
     recs = [rec("Inspect the claim and its events", f"kubectl -n {ns} describe pvc {claim}"),

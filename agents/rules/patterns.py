@@ -22,7 +22,8 @@ Group = Literal[
     "dns_not_found", "dns_timeout", "conn_refused", "conn_timeout", "endpoint", "disk_full", "exec_failure",
     "security_refusal", "readonly_fs", "missing_config", "liveness_event", "readiness_event", "sched_ignore",
     "sched_volume", "sched_node_down", "sched_resources", "sched_constraint", "evicted", "webhook_denied",
-    "webhook_unreachable", "quota", "limit_range", "hpa_missing_request", "error_line",
+    "webhook_unreachable", "quota", "limit_range", "hpa_missing_request", "wait_tcp", "wait_dns", "accelerator_label",
+    "pvc_waits_for_pod", "error_line",
 ]
 CAPTURES = frozenset({"host", "port", "server", "resource", "hook", "quota", "kind", "object", "key", "container"})
 _NUMBERED = re.compile(r"^([a-z]+)\d*$")
