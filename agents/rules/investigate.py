@@ -6,6 +6,8 @@ ready → …`), so the chain always starts at what the alert named."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 from agents.rules import k8s, patterns
 from agents.rules.context import PATH, SPECULATIVE, SUPPORT, Ctx
 from agents.rules.detect_infra import (controller_findings, hpa_findings, namespace_quota_findings, node_findings,
@@ -37,14 +39,48 @@ def under(link: Link, f: Finding) -> Finding:
                    resource=link.resource, chain=chain)
 
 
-def _explain_pods(ctx: Ctx, pods: list[k8s.Obj], link: Link, role: str = "subject") -> list[Finding]:
+def _explain_pods(ctx: Ctx, pods: list[k8s.Obj], link: Link, role: str = "subject",
+                  via: Callable[[k8s.Obj], Link | None] | None = None) -> list[Finding]:
     findings: list[Finding] = []
     unhealthy = worst_first(pods)
     for i, pod in enumerate(unhealthy[:MAX_PODS]):
         if i and signature(pod) == signature(unhealthy[0]):
             continue
-        findings += [under(link, f) for f in explain_pod(ctx, pod, 0, role, PATH if i == 0 else SUPPORT)]
+        middle = via(pod) if via else None
+        for f in explain_pod(ctx, pod, 0, role, PATH if i == 0 else SUPPORT):
+            findings.append(under(link, under(middle, f) if middle else f))
     return findings
+
+
+def _revision_links(ctx: Ctx, deployment: str, ns: str) -> Callable[[k8s.Obj], Link | None]:
+    """During a rollout (two ReplicaSets with replicas), say which revision a pod belongs to: a new ReplicaSet
+    whose pods fail while the old one's serve is the rollout's fault, not the app's history."""
+    active = []
+    for (kind, rns, name), rs in ctx.facts.workloads.items():
+        ref = k8s.controller_ref(rs) or {}
+        replicas = ((rs.get("spec") or {}).get("replicas") or (rs.get("status") or {}).get("replicas") or 0)
+        if kind == "replicaset" and rns == ns and ref.get("name") == deployment and replicas:
+            active.append(rs)
+    if len(active) < 2:
+        return lambda pod: None
+
+    def revision(rs: k8s.Obj) -> tuple:
+        rev = (k8s.meta(rs, "annotations", {}) or {}).get("deployment.kubernetes.io/revision", "")
+        return (int(rev) if str(rev).isdigit() else 0, k8s.meta(rs, "creationTimestamp"), k8s.name_of(rs))
+
+    newest = max(active, key=revision)
+
+    def link(pod: k8s.Obj) -> Link | None:
+        owner = (k8s.controller_ref(pod) or {}).get("name")
+        rs = next((r for r in active if k8s.name_of(r) == owner), None)
+        if rs is None:
+            return None
+        status = rs.get("status") or {}
+        which = "new" if rs is newest else "old"
+        state = f"{status.get('readyReplicas', 0) or 0}/{(rs.get('spec') or {}).get('replicas', '?')} ready"
+        return Link(f"replicaset/{ns}/{owner}", f"ReplicaSet {owner} ({which} revision of the rollout) has {state}",
+                    [ev(f"replicaset/{ns}/{owner}/status", f"{which} revision, {state}")])
+    return link
 
 
 def _selector(obj: k8s.Obj) -> str:
@@ -94,7 +130,7 @@ def _workload(ctx: Ctx) -> list[Finding]:
         ctx.want(call("list_events", "why pods are missing or failing: controller events", namespace=ns),
                  PATH if len(pods) < (desired or 0) or not unhealthy else SUPPORT)
     findings = controller_findings(ctx, t, link)
-    findings += _explain_pods(ctx, pods, link)
+    findings += _explain_pods(ctx, pods, link, via=_revision_links(ctx, t.name, ns) if t.kind == "deployment" else None)
     if t.kind in ("deployment", "statefulset"):
         if ns not in facts.hpas:
             ctx.want(call("list_hpas", "is an autoscaler limiting this workload", namespace=ns),

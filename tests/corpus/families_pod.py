@@ -174,7 +174,10 @@ def rollout_stuck_config(c: Cluster, v: dict) -> Expect:
     old_rs = app.rs
     new_hash = c.hashed(name + "new", 10)
     new_rs = f"{name}-{new_hash}"
+    old_obj = next(r for r in c.b.ns_objects[ns]["replicasets"] if r["metadata"]["name"] == old_rs)
+    revision = int(old_obj["metadata"]["annotations"]["deployment.kubernetes.io/revision"]) + 1
     c.b.add("replicasets", {"metadata": {"name": new_rs, "labels": {**app.labels, "pod-template-hash": new_hash},
+                                         "annotations": {"deployment.kubernetes.io/revision": str(revision)},
                                          "ownerReferences": [c.b._owner("Deployment", name, ns, "deployments")]},
                             "spec": {"replicas": 1}, "status": {"replicas": 1, "readyReplicas": 0}}, ns)
     bad = f"{new_rs}-{c.hashed(new_rs, 5)}"
@@ -187,7 +190,8 @@ def rollout_stuck_config(c: Cluster, v: dict) -> Expect:
     del old_rs
     return Expect(c.alert("KubeDeploymentRolloutStuck", {"namespace": ns, "deployment": name, "condition": "Progressing",
                                                          "status": "false"}), C.MISSING_CONFIG, f"pod/{ns}/{bad}",
-                  ["SEARCH_ENDPOINT"])
+                  ["SEARCH_ENDPOINT", f"replicaset/{ns}/{new_rs}/status"], mentions=["new revision of the rollout"],
+                  multi_hop=True)
 
 
 # --- image_pull_failure -------------------------------------------------------------------------------------------

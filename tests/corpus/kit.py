@@ -279,6 +279,8 @@ class Cluster:
         for obj in self.b.ns_objects[ns].get("replicasets", []):
             if obj["metadata"]["name"] == rs:
                 obj["status"]["readyReplicas"] = ready_count
+                obj["metadata"]["annotations"] = {"deployment.kubernetes.io/revision": str(self.rng.randint(1, 40)),
+                                                  "deployment.kubernetes.io/desired-replicas": str(replicas)}
                 obj["spec"]["selector"] = {"matchLabels": {**labels, "pod-template-hash": rs.rsplit('-', 1)[-1]}}
         svc_name = ""
         if service:
