@@ -163,3 +163,22 @@ def test_a_node_named_by_address_is_found_by_listing_nodes(tmp_path: Path) -> No
     result = asyncio.run(diagnose_with_rules(target, LocalExecutor({"c": DumpReader(b.root)}), "t", "c"))
     assert [s.tool_id for s in result.steps] == ["get_node", "list_nodes"]
     assert result.root_cause.category is ProblemCategory.NODE_NOT_READY and "PLEG" in result.root_cause.description
+
+
+def test_pods_are_found_by_selector_when_no_owner_link_is_in_the_data(tmp_path: Path) -> None:
+    """A dump whose pods lack ownerReferences (or whose ReplicaSet is missing): the workload's selector finds them."""
+    from tests.test_rules_categories import crashing
+
+    b = DumpBuilder(tmp_path / "d")
+    b.node("node-1")
+    b.deployment("shop", "checkout", replicas=1, ready=0, labels={"app": "checkout"})
+    b.ns_objects["shop"]["replicasets"].clear()
+    b.pod("shop", "checkout-5d9f8-abcde", [crashing("checkout", {"reason": "Error", "exitCode": 3})], labels={"app": "checkout"})
+    b.logs("shop", "checkout-5d9f8-abcde", "fatal: cannot parse PRICE_TABLE\n", container="checkout", previous=True)
+    b.write()
+    target = Target(kind="deployment", name="checkout", namespace="shop")
+    result = asyncio.run(diagnose_with_rules(target, LocalExecutor({"c": DumpReader(b.root)}), "t", "c"))
+    assert ("list_pods", {"namespace": "shop", "label_selector": "app=checkout"}) in \
+        [(s.tool_id, s.input.parameters) for s in result.steps]
+    assert result.root_cause.category is ProblemCategory.APPLICATION_CRASH
+    assert any("cannot parse PRICE_TABLE" in e.detail for e in result.root_cause.evidence)
