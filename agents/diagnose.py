@@ -17,21 +17,16 @@ from agents.cluster.reader import ReaderError
 from agents.engine import RulesEngine, build_llm_engine
 from agents.gateway.inprocess import in_process_executor
 from agents.inmemory import InMemoryRun, MemoryTopics, run_task
-from agents.rules.target import Target
+from agents.rules.target import TARGET_KIND, Target
 from agents.steploop import StepLoop
 from agents.tools.registry import load_registry
 from schemas.alertmanager import Alert, AlertmanagerPayload
 from schemas.result import DiagnosticResult
 from schemas.settings import Settings, load_settings
 from schemas.signal import Priority
+from schemas.subject import alert_subject
 from schemas.task import DiagnosticTask, ResourceInfo, TaskContext, TaskLimits
 
-# Alert label → target kind, in the order the most specific resource wins.
-_LABEL_KINDS: tuple[tuple[str, str], ...] = (
-    ("pod", "pod"), ("deployment", "deployment"), ("statefulset", "statefulset"), ("daemonset", "daemonset"),
-    ("job_name", "job"), ("horizontalpodautoscaler", "hpa"), ("persistentvolumeclaim", "pvc"),
-    ("service", "service"), ("node", "node"),
-)
 EngineChoice = Literal["rules", "llm", "auto"]
 ENGINES: tuple[EngineChoice, ...] = ("rules", "llm", "auto")
 
@@ -41,15 +36,12 @@ class EngineUnavailable(RuntimeError):
 
 
 def target_from_alert(alert: Alert) -> Target:
+    """The alert's subject (schemas/subject.py: its rule labels, never the scrape target's) as a Target."""
     labels = alert.labels
-    namespace = labels.get("namespace") or "default"
-    for label, kind in _LABEL_KINDS:
-        value = (labels.get(label) or "").strip()
-        if value:
-            return Target(kind=kind, name=value, namespace=namespace, container=labels.get("container", ""),
-                          alertname=labels.get("alertname", ""), labels=dict(labels))
-    return Target(kind="namespace", name="", namespace=namespace, container=labels.get("container", ""),
-                  alertname=labels.get("alertname", ""), labels=dict(labels))
+    subject = alert_subject(labels)
+    kind = TARGET_KIND.get(subject.kind, "namespace")
+    return Target(kind=kind, name=subject.name if kind != "namespace" else "", namespace=subject.namespace or "default",
+                  container=subject.container, alertname=labels.get("alertname", ""), labels=dict(labels))
 
 
 def _task_id(alert: Alert) -> str:

@@ -375,7 +375,7 @@ _JSON_KV = re.compile(r"(" + _Q + r"(" + _KEY_WORDS + r")" + _Q + r"\s*:\s*" + _
                       re.IGNORECASE)
 # The key starts a word (or follows a JSON-escaped \n); the value stops at quotes, separators and
 # JSON escapes, so a redacted value never swallows the backslash of an escaped closing quote.
-_TEXT_KV = re.compile(r"(?:(?<![A-Za-z0-9_.\"\\-])|(?<=\\[nrt])|(?<=\")(?=" + _KEY_WORDS + r"(?:=|:[ \t])))((" + _KEY_WORDS + r")\\?[\"']?[ \t]*(?:=|:(?!//))"
+_TEXT_KV = re.compile(r"(?:(?<![A-Za-z0-9_./\"\\-])|(?<=\\[nrt])|(?<=\")(?=" + _KEY_WORDS + r"(?:=|:[ \t])))((" + _KEY_WORDS + r")\\?[\"']?[ \t]*(?:=|:(?!//))"
                       r"[ \t]*\\?[\"']?)((?:[^\s\"',;&}\]\\]|\\(?![\"'\\nrt]))+)", re.IGNORECASE)
 _KV_TRIGGERS = ("pass", "pwd", "secret", "token", "key", "cred", "auth", "dsn", "cookie")
 _KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
@@ -408,7 +408,19 @@ def _kv_repl(m: re.Match[str]) -> str:
         return m.group(0)
     if _in_prose(m) and not looks_secret(value):
         return m.group(0)  # "registry credentials: kubectl -n shop get pod api-0" is a sentence, not a setting
+    if _host_and_port(m):
+        return m.group(0)  # "http://auth-service:8080/v1/token", "dial tcp keycloak:8443": a host, not a setting
     return m.group(1) + marker(_kv_kind(m.group(2)))
+
+
+_HOST = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")  # DNS names are lower case, without `_`: unlike setting keys
+_PORT = re.compile(r"\d{1,5}(?![\w.-])")
+
+
+def _host_and_port(m: re.Match[str]) -> bool:
+    """`name:1234` where the name is a DNS name (lower case, no `_`) and the value starts with a port number."""
+    sep = m.group(1)[len(m.group(2)):]
+    return sep == ":" and _HOST.fullmatch(m.group(2)) is not None and _PORT.match(m.group(3)) is not None
 
 
 _PROSE_BEFORE = re.compile(r"[A-Za-z0-9)][ \t]+$")

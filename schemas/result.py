@@ -60,12 +60,22 @@ class TimelineEvent(BaseModel):
     event: str
 
 
+class CausalLink(BaseModel):
+    """One hop of the causal chain, alerted resource first, deepest cause last: e.g. resource='service/db/pg',
+    finding='Service db/pg has 0 ready endpoints', with the evidence for that hop."""
+
+    resource: str
+    finding: str
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
 class RootCauseAnalysis(BaseModel):
     description: str
     category: ProblemCategory
     severity: Severity = Severity.MEDIUM
     evidence: list[Evidence] = Field(default_factory=list)
     timeline: list[TimelineEvent] = Field(default_factory=list)
+    causal_chain: list[CausalLink] = Field(default_factory=list)  # the last link is the root cause
 
 
 class Recommendation(BaseModel):

@@ -10,14 +10,9 @@ from dataclasses import dataclass
 from schemas.alertmanager import RawAlert
 from schemas.kube import KubeEvent
 from schemas.signal import Signal
+from schemas.subject import alert_subject
 from streams.fingerprint import labels_fingerprint
 
-# Label that names the target resource, most specific first (matches the diagnose CLI's target rules).
-RESOURCE_LABELS: tuple[tuple[str, str], ...] = (
-    ("pod", "Pod"), ("deployment", "Deployment"), ("statefulset", "StatefulSet"), ("daemonset", "DaemonSet"),
-    ("job_name", "Job"), ("horizontalpodautoscaler", "HorizontalPodAutoscaler"),
-    ("persistentvolumeclaim", "PersistentVolumeClaim"), ("service", "Service"), ("node", "Node"),
-)
 _SEVERITY = {"critical": "critical", "page": "critical", "error": "critical", "high": "critical",
              "warning": "warning", "warn": "warning", "medium": "warning",
              "info": "info", "low": "info", "none": "info"}
@@ -41,18 +36,18 @@ def severity_of(label: str | None) -> str:
 
 
 def resource_of(labels: dict[str, str]) -> tuple[str, str]:
-    for label, kind in RESOURCE_LABELS:
-        if labels.get(label):
-            return kind, labels[label]
-    return "", ""
+    """(kind, name) of the resource the alert is about; scrape-target labels are not it (schemas/subject.py)."""
+    subject = alert_subject(labels)
+    return subject.kind, subject.name
 
 
 def from_alert(raw: RawAlert, clusters: ClusterPolicy) -> Signal:
     alert = raw.alert
     labels = alert.labels
     cluster_id, cluster_defaulted = clusters.resolve(labels.get("cluster_id") or labels.get("cluster"))
-    namespace = labels.get("namespace") or ""
-    kind, name = resource_of(labels)
+    subject = alert_subject(labels)
+    namespace = subject.namespace  # exported_namespace when the exporter's own namespace took `namespace`
+    kind, name = subject.kind, subject.name
     seen = raw.received_at
     return Signal(
         source="manual" if labels.get("alertname") == "ManualDiagnosis" else "alertmanager",

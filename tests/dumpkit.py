@@ -43,6 +43,14 @@ class Ctr:
     readiness: dict[str, Any] | None = None
     env_from_configmap: str | None = None
     security: dict[str, Any] | None = None
+    env: dict[str, str] | None = None  # plain env values (what a pod spec shows)
+    ports: list[int] | None = None
+    mounts: dict[str, str] | None = None  # volume name → mountPath
+    args: list[str] | None = None
+    startup: dict[str, Any] | None = None
+    since: float = 2  # minutes the running state has lasted
+    finished: float = 1  # minutes ago the last termination ended
+    runtime: str = "containerd"  # containerID scheme
 
     def spec(self) -> dict[str, Any]:
         s: dict[str, Any] = {"name": self.name, "image": self.image,
@@ -57,11 +65,21 @@ class Ctr:
             s["envFrom"] = [{"configMapRef": {"name": self.env_from_configmap}}]
         if self.security:
             s["securityContext"] = self.security
+        if self.env:
+            s["env"] = [{"name": k, "value": v} for k, v in self.env.items()]
+        if self.ports:
+            s["ports"] = [{"containerPort": p, "protocol": "TCP"} for p in self.ports]
+        if self.mounts:
+            s["volumeMounts"] = [{"name": k, "mountPath": v} for k, v in self.mounts.items()]
+        if self.args:
+            s["args"] = self.args
+        if self.startup:
+            s["startupProbe"] = self.startup
         return s
 
     def status(self) -> dict[str, Any]:
         if self.state == "running":
-            state = {"running": {"startedAt": ago(2)}}
+            state = {"running": {"startedAt": ago(self.since)}}
         elif self.state == "waiting":
             state = {"waiting": {"reason": self.reason, **({"message": self.message} if self.message else {})}}
         else:
@@ -69,8 +87,11 @@ class Ctr:
                                     "message": self.message, "startedAt": ago(3), "finishedAt": ago(1)}}
         st: dict[str, Any] = {"name": self.name, "image": self.image, "ready": self.ready,
                               "restartCount": self.restarts, "state": state, "lastState": {}}
+        if self.state != "waiting" or self.restarts:
+            st["containerID"] = f"{self.runtime}://{uuid.uuid5(uuid.NAMESPACE_URL, self.name + self.image).hex}"
         if self.last is not None:
-            st["lastState"] = {"terminated": {"startedAt": ago(4), "finishedAt": ago(1), **self.last}}
+            st["lastState"] = {"terminated": {"startedAt": ago(self.finished + 3), "finishedAt": ago(self.finished),
+                                              **self.last}}
         return st
 
 
@@ -195,11 +216,23 @@ class DumpBuilder:
 
     # --- the rest ------------------------------------------------------------------------------------
     def event(self, ns: str, kind: str, name: str, reason: str, message: str, *, type: str = "Warning",
-              count: int = 1, minutes_ago: float = 1) -> dict:
-        return self.add("events", {"metadata": {"name": f"{name}.{uuid.uuid4().hex[:12]}"},
-                                   "involvedObject": {"kind": kind, "name": name, "namespace": ns},
-                                   "reason": reason, "message": message, "type": type, "count": count,
-                                   "firstTimestamp": ago(minutes_ago + 5), "lastTimestamp": ago(minutes_ago)}, ns)
+              count: int = 1, minutes_ago: float = 1, series: bool = False, first_minutes_ago: float | None = None,
+              component: str = "") -> dict:
+        """series=True writes it as events.k8s.io writers (the scheduler, since 1.19) show in core/v1: no
+        first/lastTimestamp, an eventTime (the first occurrence) and series.lastObservedTime (the latest)."""
+        first = first_minutes_ago if first_minutes_ago is not None else minutes_ago + 5
+        obj: dict[str, Any] = {"metadata": {"name": f"{name}.{uuid.uuid4().hex[:12]}"},
+                               "involvedObject": {"kind": kind, "name": name, "namespace": ns},
+                               "reason": reason, "message": message, "type": type}
+        if series:
+            obj.update({"firstTimestamp": None, "lastTimestamp": None, "count": None,
+                        "eventTime": (NOW - timedelta(minutes=first)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                        "series": {"count": count, "lastObservedTime": (NOW - timedelta(minutes=minutes_ago)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")} if count > 1 else None,
+                        "reportingComponent": component or "default-scheduler", "source": {}, "action": "Scheduling"})
+        else:
+            obj.update({"count": count, "firstTimestamp": ago(first), "lastTimestamp": ago(minutes_ago),
+                        "source": {"component": component or "kubelet"}})
+        return self.add("events", obj, ns)
 
     def service(self, ns: str, name: str, selector: dict | None, port: int = 80) -> dict:
         return self.add("services", {"metadata": {"name": name},
@@ -239,6 +272,21 @@ class DumpBuilder:
             "minReplicas": 1, "maxReplicas": max_replicas,
             "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": cpu_target}}}]},
             "status": status}, ns)
+
+    def limitrange(self, ns: str, name: str, *limits: dict) -> dict:
+        return self.add("limitranges", {"metadata": {"name": name}, "spec": {"limits": list(limits)}}, ns)
+
+    def networkpolicy(self, ns: str, name: str, pod_selector: dict, ingress: list | None = None,
+                      egress: list | None = None) -> dict:
+        """podSelector is matchLabels; ingress/egress None = that direction is not governed, [] = deny all."""
+        spec: dict[str, Any] = {"podSelector": {"matchLabels": pod_selector} if pod_selector else {}, "policyTypes": []}
+        if ingress is not None:
+            spec["policyTypes"].append("Ingress")
+            spec["ingress"] = ingress
+        if egress is not None:
+            spec["policyTypes"].append("Egress")
+            spec["egress"] = egress
+        return self.add("networkpolicies", {"metadata": {"name": name}, "spec": spec}, ns)
 
     def configmap(self, ns: str, name: str, data: dict[str, str]) -> dict:
         return self.add("configmaps", {"metadata": {"name": name}, "data": data}, ns)

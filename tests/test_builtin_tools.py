@@ -21,6 +21,7 @@ CONTRACT = {
     "get_workload": {"object", "owner_chain", "pods"}, "get_service": {"service", "endpoints", "matching_pods"},
     "list_services": {"services"}, "get_pvc": {"pvc", "pv", "storageclass", "events"}, "list_nodes": {"nodes"},
     "get_node": {"node", "conditions", "events"}, "list_resource_quotas": {"quotas"}, "list_hpas": {"hpas"},
+    "list_limit_ranges": {"limit_ranges"}, "list_network_policies": {"network_policies"},
     "get_hpa": {"hpa", "target"}, "list_admission_webhooks": {"validating", "mutating"},
     "list_configmaps": {"configmaps"}, "top_pods": {"available", "pods"}, "top_nodes": {"available", "nodes"},
 }
@@ -51,6 +52,8 @@ def reader(tmp_path: Path) -> DumpReader:
     b.configmap(NS, "cfg", {"K1": "secret-ish value", "K2": "v"})
     b.job(NS, "export")
     b.pod(NS, "export-abcde", [Ctr("export")], owner=("Job", "export"))
+    b.limitrange(NS, "bounds", {"type": "Container", "max": {"memory": "1Gi"}})
+    b.networkpolicy(NS, "deny-egress", pod_selector={}, egress=[])
     return DumpReader(b.write())
 
 
@@ -69,6 +72,7 @@ def test_every_contract_tool_exists_with_its_output_keys(reader: DumpReader) -> 
         "list_nodes": {}, "get_node": {"name": "node-1"}, "list_resource_quotas": {"namespace": NS},
         "list_hpas": {"namespace": NS}, "get_hpa": params, "list_admission_webhooks": {},
         "list_configmaps": {"namespace": NS}, "top_pods": {"namespace": NS}, "top_nodes": {},
+        "list_limit_ranges": {"namespace": NS}, "list_network_policies": {"namespace": NS},
     }
     for tool, keys in CONTRACT.items():
         out = call(reader, tool, **examples[tool])
@@ -139,3 +143,12 @@ def test_bad_other_params(reader: DumpReader) -> None:
     with pytest.raises(ValueError):
         call(reader, "list_pods", namespace=NS, label_selector="app in (a,b)")
     assert builtin.parse_label_selector("app=web, tier=api") == {"app": "web", "tier": "api"}
+
+
+def test_limit_ranges_and_network_policies_are_listed(reader: DumpReader) -> None:
+    ranges = call(reader, "list_limit_ranges", namespace=NS)["limit_ranges"]
+    assert [(r["metadata"]["name"], r["spec"]["limits"][0]["max"]) for r in ranges] == [("bounds", {"memory": "1Gi"})]
+    policies = call(reader, "list_network_policies", namespace=NS)["network_policies"]
+    assert [p["metadata"]["name"] for p in policies] == ["deny-egress"]
+    assert policies[0]["spec"]["policyTypes"] == ["Egress"] and policies[0]["spec"]["egress"] == []
+    assert call(reader, "list_network_policies", namespace="nothing-here")["network_policies"] == []

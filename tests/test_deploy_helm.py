@@ -48,7 +48,7 @@ ALLOWED_RESOURCES = {
                       "persistentvolumeclaims", "persistentvolumes", "resourcequotas", "limitranges")
 } | {("apps", r) for r in ("deployments", "replicasets", "statefulsets", "daemonsets", "controllerrevisions")} | {
     ("batch", "jobs"), ("batch", "cronjobs"), ("autoscaling", "horizontalpodautoscalers"),
-    ("storage.k8s.io", "storageclasses"),
+    ("storage.k8s.io", "storageclasses"), ("networking.k8s.io", "networkpolicies"),
     ("admissionregistration.k8s.io", "validatingwebhookconfigurations"),
     ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
     ("metrics.k8s.io", "pods"), ("metrics.k8s.io", "nodes"),

@@ -19,6 +19,7 @@ from agents.gateway.inprocess import in_process_executor
 from agents.inmemory import InMemoryRun, MemoryTopics, Record, run_task
 from agents.llm import Conversation, EngineOptions, LLMEngine, Phase, record_tool_result, unresolved
 from agents.steploop import StepLoop
+from agents.tools.builtin import BUILTIN_TOOLS
 from agents.tools.types import ToolCall
 from schemas.result import ProblemCategory
 from schemas.settings import LLMSettings
@@ -141,7 +142,7 @@ def test_scripted_multi_tool_diagnosis_ends_in_a_valid_result(dump):
     assert result.token_usage.cost_usd == pytest.approx((10700 * 1.0 + 490 * 4.0) / 1e6)
     # what the model saw: the tools, the rule engine's evidence first, real tool output - and no secret
     first = srv.requests[0]
-    assert first["model"] == "test-cheap" and len(first["tools"]) == 18
+    assert first["model"] == "test-cheap" and len(first["tools"]) == len(BUILTIN_TOOLS)
     assert "Rule engine findings" in first["messages"][1]["content"] and "oom_killed" in first["messages"][1]["content"]
     tool_messages = [m for m in srv.requests[1]["messages"] if m["role"] == "tool"]
     assert len(tool_messages) == 3 and any("OutOfMemoryError" in m["content"] for m in tool_messages)

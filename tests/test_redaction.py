@@ -124,3 +124,14 @@ def test_large_text_keeps_every_secret_out() -> None:
     out = redact_text(text)
     assert "Leak3dPw" not in out and "tok-leaked-123" not in out
     assert out.count("orders-6f7d8c9b5-abcde") == text.count("orders-6f7d8c9b5-abcde")
+
+
+@pytest.mark.parametrize("text", [
+    'I/O error on GET request for "http://auth-service:8080/v1/token": Connection refused',
+    "dial tcp token-svc:9000: connect: connection refused",
+    "keycloak-auth:8443 unreachable",
+    "GET https://sso.example.com/oauth/token: 503",
+])
+def test_a_host_and_port_or_a_url_path_is_not_a_setting(text: str) -> None:
+    """Host names and URL paths that contain `auth`, `token` or `key` are evidence (which dependency failed)."""
+    assert redact_text(text) == text

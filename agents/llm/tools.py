@@ -32,6 +32,8 @@ _DESCRIPTIONS: dict[str, str] = {
     "list_nodes": "All nodes.",
     "get_node": "One node, its conditions and its events.",
     "list_resource_quotas": "ResourceQuotas in a namespace with used and hard amounts.",
+    "list_limit_ranges": "LimitRanges in a namespace: min/max/default requests and limits pods must fit.",
+    "list_network_policies": "NetworkPolicies in a namespace: the pods they select and the ingress/egress they allow.",
     "list_hpas": "HorizontalPodAutoscalers in a namespace.",
     "get_hpa": "One HorizontalPodAutoscaler and its scale target.",
     "list_admission_webhooks": "Validating and mutating admission webhook configurations.",

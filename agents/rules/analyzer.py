@@ -1,7 +1,9 @@
 """The rule engine's ANALYZER: from a target and the tool outputs seen, the root cause and its evidence.
 
-Pure: `analyze(target, observations) -> RuleAnalysis`. Every rule proposes `Finding`s; `finding.choose`
-picks the most specific one with enough confidence (docs/rule-engine.md has the precedence and why).
+Pure: `analyze(target, observations) -> RuleAnalysis`. The causal walk (investigate.py) proposes `Finding`s,
+each a chain from the alerted resource to the deepest abnormal link found; `finding.choose` picks the most
+specific one with enough confidence (docs/rule-engine.md has the precedence and why). The description ends
+with the chain, so every report shows it; `chain` carries it structured (RootCauseAnalysis.causal_chain).
 """
 
 from __future__ import annotations
@@ -11,14 +13,13 @@ from datetime import datetime, timezone
 from pydantic import BaseModel, Field
 
 from agents.rules import k8s
-from agents.rules.detect_infra import (controller_findings, hpa_findings, node_findings, pvc_findings,
-                                       service_findings)
-from agents.rules.detect_pod import pod_findings
+from agents.rules.context import Ctx
 from agents.rules.facts import Facts, collect
-from agents.rules.finding import Finding, choose, ev
+from agents.rules.finding import choose, ev
+from agents.rules.investigate import investigate
 from agents.rules.observations import Observations
 from agents.rules.target import WORKLOAD_KINDS, Target
-from schemas.result import Evidence, ProblemCategory as C, Recommendation, Severity, TimelineEvent
+from schemas.result import CausalLink, Evidence, ProblemCategory as C, Recommendation, Severity, TimelineEvent
 
 SEVERITY: dict[C, Severity] = {
     C.NODE_NOT_READY: Severity.CRITICAL, C.NODE_PRESSURE_EVICTION: Severity.HIGH, C.OOM_KILLED: Severity.HIGH,
@@ -44,68 +45,40 @@ class RuleAnalysis(BaseModel):
     recommendations: list[Recommendation]
     timeline: list[TimelineEvent] = Field(default_factory=list)
     also_observed: list[str] = Field(default_factory=list)  # weaker or downstream findings, one line each
+    chain: list[CausalLink] = Field(default_factory=list)  # alerted resource first, the root cause last
 
 
 def analyze(target: Target, obs: Observations) -> RuleAnalysis:
     facts = collect(obs)
-    if _target_ref(target) in facts.missing:
+    if target.ref in facts.missing and not (target.kind == "node" and k8s.is_ip(target.name)):
         return RuleAnalysis(category=C.UNKNOWN, severity=Severity.LOW, confidence=0.3,
                             description=f"{target.ref} was not found in the cluster; it may have been deleted or "
                                         f"replaced since the alert fired.",
                             impact=f"The alerted resource {target.ref} does not exist (any more).",
                             evidence=[ev(target.ref, "not found")],
                             recommendations=[_rec_list(target)])
-    findings = _findings(target, facts)
+    findings = investigate(Ctx(target, facts))
     primary = choose(findings, target.container)
     timeline = _timeline(facts)
     impact = _impact(target, facts)
-    if primary is None:
+    if primary is None or primary.confidence < 0.5:
+        checked = _checked(target, facts)
+        weak = f" Weak signals: {primary.description}" if primary is not None else ""
         return RuleAnalysis(category=C.UNKNOWN, severity=Severity.LOW, confidence=0.2,
-                            description=f"No rule matched the state of {target.ref}; nothing checked points at a cause.",
-                            impact=impact, evidence=_checked(target, facts), recommendations=[_rec_list(target)],
+                            description=f"No abnormal state explains the alert on {target.ref}. Checked: "
+                                        + "; ".join(f"{e.source} ({e.detail})" for e in checked[:8]) + "." + weak,
+                            impact=impact, evidence=checked, recommendations=[_rec_list(target)],
                             timeline=timeline)
     others = [f"{f.category.value} ({f.confidence:.2f}): {f.description}" for f in findings
               if f is not primary and f.category is not primary.category][:5]
+    links = primary.links()
+    description = primary.description
+    if len(links) > 1:
+        description += " Causal chain: " + " → ".join(link.finding for link in links) + "."
     return RuleAnalysis(category=primary.category, severity=SEVERITY[primary.category],
-                        confidence=round(primary.confidence, 2), description=primary.description, impact=impact,
+                        confidence=round(primary.confidence, 2), description=description, impact=impact,
                         evidence=primary.evidence, recommendations=primary.recommendations, timeline=timeline,
-                        also_observed=others)
-
-
-def _target_ref(target: Target) -> str:
-    return target.ref
-
-
-def _findings(target: Target, facts: Facts) -> list[Finding]:
-    ns = target.namespace
-    findings: list[Finding] = []
-    described = [facts.pods[k] for k in sorted(facts.described) if k in facts.pods]
-    if target.kind == "pod":
-        pod = facts.pod(ns, target.name)
-        return pod_findings(facts, pod) if pod else []
-    if target.kind in WORKLOAD_KINDS:
-        findings += controller_findings(facts, target)
-        for pod in described:
-            findings += pod_findings(facts, pod)
-        for hpa in facts.hpas.get(ns, []):
-            ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
-            if ref.get("name") == target.name and ref.get("kind", "").lower() == target.kind:
-                findings += hpa_findings(facts, hpa)
-    elif target.kind == "service":
-        findings += service_findings(facts, ns, target.name)
-        for pod in described:
-            findings += pod_findings(facts, pod)
-    elif target.kind == "pvc":
-        findings += pvc_findings(facts, ns, target.name)
-    elif target.kind == "hpa":
-        hpa = (facts.hpa.get((ns, target.name)) or {}).get("hpa")
-        findings += hpa_findings(facts, hpa) if hpa else []
-    elif target.kind == "node":
-        findings += node_findings(facts, target.name)
-    else:
-        for pod in described:
-            findings += pod_findings(facts, pod)
-    return findings
+                        also_observed=others, chain=[link.schema() for link in links])
 
 
 def _impact(target: Target, facts: Facts) -> str:
@@ -127,7 +100,7 @@ def _impact(target: Target, facts: Facts) -> str:
                     f"{status.get('active', 0)} active; its work is not done.")
         desired = spec.get("replicas", 1) if target.kind != "daemonset" else status.get("desiredNumberScheduled", 0)
         ready = status.get("readyReplicas", status.get("numberReady", 0)) or 0
-        return (f"{target.kind.capitalize()} {ns}/{target.name} has {ready}/{desired} replicas ready; "
+        return (f"{target.kind_name} {ns}/{target.name} has {ready}/{desired} replicas ready; "
                 f"{'it is fully down' if ready == 0 and desired else 'capacity is reduced' if ready < (desired or 0) else 'replicas are up'}.")
     if target.kind == "service":
         info = facts.services.get((ns, target.name)) or {}
@@ -165,8 +138,15 @@ def _timeline(facts: Facts) -> list[TimelineEvent]:
 
 
 def _checked(target: Target, facts: Facts) -> list[Evidence]:
+    """What was looked at and found normal: the answer to "what did you check?" when nothing explains the alert."""
     out: list[Evidence] = []
-    for (ns, name), pod in sorted(facts.pods.items())[:5]:
+    for (kind, ns, name), obj in sorted(facts.workloads.items())[:3]:
+        if kind == "replicaset":
+            continue
+        status = obj.get("status") or {}
+        out.append(ev(f"{kind}/{ns}/{name}/status", f"ready={status.get('readyReplicas', status.get('numberReady', '?'))}"
+                                                    f" desired={(obj.get('spec') or {}).get('replicas', status.get('desiredNumberScheduled', '?'))}"))
+    for (ns, name), pod in sorted(facts.pods.items(), key=lambda kv: (kv[0] not in facts.described, kv[0]))[:5]:
         app = [c for c in k8s.containers(pod) if not c.init]
         out.append(ev(f"pod/{ns}/{name}/status", f"phase={k8s.pod_phase(pod)} ready={sum(c.ready for c in app)}/{len(app)} "
                                                   f"restarts={sum(c.restarts for c in app)}"))
@@ -177,6 +157,12 @@ def _checked(target: Target, facts: Facts) -> list[Evidence]:
         out.append(ev(f"pvc/{ns}/{name}/status.phase", f"phase={((info.get('pvc') or {}).get('status') or {}).get('phase', '?')}"))
     for (ns, name), info in facts.services.items():
         out.append(ev(f"endpoints/{ns}/{name}", f"{k8s.endpoints_ready(info.get('endpoints'))} ready addresses"))
+    for ns, hpas in facts.hpas.items():
+        out.append(ev(f"hpas/{ns}", f"{len(hpas)} autoscalers, none at its maximum for this workload"))
+    recent = [e for e in k8s.recent(facts.events, facts.now) if e.get("type") == "Warning"]
+    if facts.events:
+        out.append(ev("events", f"{len(facts.events)} events read, {len(recent)} recent warnings"
+                      + (f" (latest: {k8s.event_line(recent[-1])[:120]})" if recent else "")))
     return out or [ev(target.ref, "no abnormal state found")]
 
 

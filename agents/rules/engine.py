@@ -24,7 +24,8 @@ def build_result(target: Target, analysis: RuleAnalysis, task_id: str, cluster_i
                               prevention=_prevention(analysis.category)),
         root_cause=RootCauseAnalysis(description=analysis.description + (f" Also observed: {evidence_text}" if evidence_text else ""),
                                      category=analysis.category, severity=analysis.severity,
-                                     evidence=analysis.evidence, timeline=analysis.timeline),
+                                     evidence=analysis.evidence, timeline=analysis.timeline,
+                                     causal_chain=analysis.chain),
         recommendations=analysis.recommendations,
     )
 

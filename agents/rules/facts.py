@@ -37,6 +37,10 @@ class Facts:
     webhooks: dict[str, list[Obj]] | None = None
     configmaps: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     pod_metrics: dict[str, list[Obj]] = field(default_factory=dict)
+    service_lists: dict[str, list[Obj]] = field(default_factory=dict)  # list_services per namespace
+    netpols: dict[str, list[Obj]] = field(default_factory=dict)
+    limitranges: dict[str, list[Obj]] = field(default_factory=dict)
+    failed: set[str] = field(default_factory=set)  # call keys that failed: never wait for them
     now: datetime | None = None  # the newest timestamp seen: "now" as far as the evidence knows
 
     def pod(self, namespace: str, name: str) -> Obj | None:
@@ -137,12 +141,24 @@ def collect(obs: Observations) -> Facts:
     for p, out in obs.outputs("top_pods"):
         if out.get("available"):
             f.pod_metrics[p["namespace"]] = out.get("pods") or []
+    for p, out in obs.outputs("list_services"):
+        f.service_lists[p["namespace"]] = out.get("services") or []
+    for p, out in obs.outputs("list_network_policies"):
+        f.netpols[p["namespace"]] = out.get("network_policies") or []
+    for p, out in obs.outputs("list_limit_ranges"):
+        f.limitranges[p["namespace"]] = out.get("limit_ranges") or []
+    f.failed = {key for key, _ in obs.errors()}
     f.now = _newest_time(f)
     return f
 
 
 def _newest_time(f: Facts) -> datetime | None:
     times = [t for t in (event_time(e) for e in f.events) if t]
+    for node in f.nodes.values():
+        for c in (node.get("status") or {}).get("conditions") or []:
+            t = parse_time(c.get("lastHeartbeatTime") or c.get("lastTransitionTime"))
+            if t:
+                times.append(t)
     for pod in f.pods.values():
         status = pod.get("status") or {}
         for cs in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or []):

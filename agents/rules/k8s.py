@@ -31,8 +31,12 @@ def parse_time(value: Any) -> datetime | None:
 
 
 def event_time(event: Obj) -> datetime | None:
-    return parse_time(event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp")
-                      or meta(event, "creationTimestamp", None))
+    """When the event was last seen. Events the scheduler writes through events.k8s.io have no lastTimestamp:
+    their first time is eventTime and their latest series.lastObservedTime (a pod Pending for hours keeps
+    an old eventTime; only the series says it is still happening)."""
+    series = event.get("series") or {}
+    return parse_time(series.get("lastObservedTime") or event.get("lastTimestamp") or event.get("deprecatedLastTimestamp")
+                      or event.get("eventTime") or event.get("firstTimestamp") or meta(event, "creationTimestamp", None))
 
 
 def involved(event: Obj) -> Obj:
@@ -60,7 +64,7 @@ def recent(events: Iterable[Obj], now: datetime | None) -> list[Obj]:
 
 
 def event_line(e: Obj) -> str:
-    count = e.get("count") or (e.get("series") or {}).get("count")
+    count = (e.get("series") or {}).get("count") or e.get("count") or e.get("deprecatedCount")
     suffix = f" (x{count})" if count and int(count) > 1 else ""
     return f"{e.get('type', 'Normal')} {e.get('reason', '')}: {(e.get('message') or e.get('note') or '').strip()}{suffix}"
 
@@ -193,51 +197,47 @@ def format_memory(num_bytes: float) -> str:
     return f"{int(-(-num_bytes // 2**20))}Mi"
 
 
-# --- log patterns -----------------------------------------------------------------------------------------
+# --- names --------------------------------------------------------------------------------------------------
 
-DNS_ERROR = re.compile(r"no such host|NXDOMAIN|Name or service not known|Temporary failure in name resolution|"
-                       r"getaddrinfo (?:ENOTFOUND|EAI_AGAIN)|could not resolve host|UnknownHostException|"
-                       r"could not translate host name|nodename nor servname", re.I)
-_DNS_HOST = re.compile(r"lookup ([A-Za-z0-9][A-Za-z0-9.-]*)|(?:ENOTFOUND|EAI_AGAIN) ([A-Za-z0-9][A-Za-z0-9.-]*)|"
-                       r"UnknownHostException:? ([A-Za-z0-9][A-Za-z0-9.-]*)|host name \"([A-Za-z0-9.-]+)\"|"
-                       r"resolve host:? '?([A-Za-z0-9][A-Za-z0-9.-]*)")
-CONN_ERROR = re.compile(r"connection refused|ECONNREFUSED|no route to host|EHOSTUNREACH|connection timed out|"
-                        r"ETIMEDOUT|i/o timeout|connection reset|ECONNRESET", re.I)
-_HOST_PORT = re.compile(r"(?<![A-Za-z0-9.@-])([a-z][a-z0-9-]*(?:\.[a-z0-9-]+)*):(\d{2,5})\b")
-EXEC_ERROR = re.compile(r"exec format error|executable file not found|exec user process caused|"
-                        r"no such file or directory|permission denied|not found in \$PATH|"
-                        r"exec: \"[^\"]*\": (?:stat|not found)", re.I)
-SECURITY_ERROR = re.compile(r"runAsNonRoot|violates PodSecurity|security context constraint|PodSecurityPolicy|"
-                            r"pod security policy|non-numeric user|privileged containers are not allowed|"
-                            r"forbidden: unable to validate against any", re.I)
-MISSING_CONFIG = re.compile(r"(configmap|secret)s? \"([^\"]+)\" not found|"
-                            r"couldn't find key (\S+) in (ConfigMap|Secret) ([^/\s]+)/(\S+)", re.I)
-READONLY_FS = re.compile(r"read-only file system", re.I)
-ERROR_LINE = re.compile(r"\b(error|exception|panic|fatal|traceback|segmentation fault|unhandled|failed)\b", re.I)
-
-
-def matching_lines(text: str, pattern: re.Pattern[str], limit: int = 3) -> list[str]:
-    """The last `limit` lines of `text` matching `pattern` (the latest failure is the relevant one)."""
-    hits = [line.strip() for line in text.splitlines() if pattern.search(line)]
-    return hits[-limit:]
-
-
-def dns_hosts(line: str) -> list[str]:
-    return [next(g for g in m.groups() if g).rstrip(".") for m in _DNS_HOST.finditer(line)]
-
-
-def conn_hosts(line: str) -> list[tuple[str, int]]:
-    return [(m.group(1), int(m.group(2))) for m in _HOST_PORT.finditer(line)
-            if m.group(1) not in ("localhost", "http", "https", "tcp")]
+_PUBLIC_SUFFIX = frozenset({"com", "net", "org", "io", "dev", "cloud", "co", "app", "ai", "de", "uk", "fr", "eu",
+                            "internal", "amazonaws", "azure", "gcp", "example", "test", "local", "lan"})
 
 
 def service_of_host(host: str, namespace: str) -> tuple[str, str] | None:
-    """'db' / 'db.ns' / 'db.ns.svc[.cluster.local]' → (namespace, service); None for an outside host."""
-    parts = host.lower().split(".")
+    """'db' / 'db.ns' / 'db.ns.svc[.cluster.local]' / 'pod-0.db-headless.ns.svc…' → (namespace, service);
+    None for a name outside the cluster ('api.stripe.com', 'db.internal')."""
+    parts = host.lower().rstrip(".").split(".")
+    if "svc" in parts:
+        i = parts.index("svc")
+        return (parts[i - 1], parts[i - 2]) if i >= 2 else None
     if len(parts) == 1:
         return namespace, parts[0]
-    if len(parts) == 2:
-        return parts[1], parts[0]
-    if parts[2] == "svc":
+    if len(parts) == 2 and parts[1] not in _PUBLIC_SUFFIX:
         return parts[1], parts[0]
     return None
+
+
+def is_ip(host: str) -> bool:
+    return bool(re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}", host or ""))
+
+
+def env_endpoints(container_spec: Obj) -> list[tuple[str, int | None, str]]:
+    """(host, port, env var) a container's plain env values name: a URL or connection string (patterns table,
+    group `endpoint`), or DB_HOST=pg next to DB_PORT=5432. Values from secretKeyRef/configMapKeyRef are not
+    visible and are not guessed."""
+    from agents.rules import patterns
+
+    env = {e.get("name", ""): e.get("value") for e in container_spec.get("env") or [] if isinstance(e.get("value"), str)}
+    out: list[tuple[str, int | None, str]] = []
+    for name, value in env.items():
+        hits = [h for h in patterns.search_all("endpoint", value) if h.get("host") and not is_ip(h.get("host"))]
+        if hits:
+            port = hits[0].get("port")
+            out.append((hits[0].get("host"), int(port) if port.isdigit() else None, name))
+            continue
+        m = re.fullmatch(r"([a-z][a-z0-9-]*(?:\.[a-z0-9-]+)*)", value)
+        if m and re.search(r"HOST|ADDR|SERVER|URL|ENDPOINT|BROKER|SERVICE", name, re.I):
+            prefix = re.sub(r"_?(HOST|ADDR|ADDRESS|SERVER|URL|ENDPOINT|SERVICE|BROKERS?)$", "", name, flags=re.I)
+            port = env.get(prefix + "_PORT") or env.get(prefix + "PORT") or ""
+            out.append((m.group(1), int(port) if str(port).isdigit() else None, name))
+    return out

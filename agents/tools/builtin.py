@@ -222,6 +222,14 @@ async def list_resource_quotas(reader: ClusterReader, namespace: str) -> dict[st
     return {"quotas": await reader.list("resourcequotas", _name(namespace, "namespace"))}
 
 
+async def list_limit_ranges(reader: ClusterReader, namespace: str) -> dict[str, Any]:
+    return {"limit_ranges": await reader.list("limitranges", _name(namespace, "namespace"))}
+
+
+async def list_network_policies(reader: ClusterReader, namespace: str) -> dict[str, Any]:
+    return {"network_policies": await reader.list("networkpolicies", _name(namespace, "namespace"))}
+
+
 async def list_hpas(reader: ClusterReader, namespace: str) -> dict[str, Any]:
     return {"hpas": await reader.list("horizontalpodautoscalers", _name(namespace, "namespace"))}
 
@@ -276,6 +284,8 @@ BUILTIN_TOOLS: dict[str, ToolFn] = {
     "list_nodes": list_nodes,
     "get_node": get_node,
     "list_resource_quotas": list_resource_quotas,
+    "list_limit_ranges": list_limit_ranges,
+    "list_network_policies": list_network_policies,
     "list_hpas": list_hpas,
     "get_hpa": get_hpa,
     "list_admission_webhooks": list_admission_webhooks,
