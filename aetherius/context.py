@@ -37,6 +37,7 @@ class StackContext:
     topic_prefix: str = ""
     data_dirs: dict[str, str] = field(default_factory=dict)  # knowledge, clickhouse, worker, logs
     console: str = ""  # the web console's URL once it exists; "" = not yet
+    processes: dict[str, int] = field(default_factory=dict)  # what the stack started: name -> pid
     written_at: float = 0.0
 
     def to_json(self) -> str:

@@ -23,12 +23,13 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from aetherius.localkafka import REPO_ROOT, free_port, kafka_bootstrap
+from aetherius.localkafka import REPO_ROOT, LocalKafka, external_bootstrap, free_port
 
 DEMO_DIR = REPO_ROOT / "deploy" / "demo"
 RUNBOOKS = REPO_ROOT / "deploy" / "knowledge" / "runbooks"
@@ -59,11 +60,15 @@ def interactive() -> bool:
 class Progress:
     """One line per step with its time since start; bars (rich) for the long steps when on a terminal."""
 
-    def __init__(self, out=sys.stderr, bars: bool | None = None) -> None:
-        self.out = out
+    def __init__(self, out=None, bars: bool | None = None) -> None:  # noqa: ANN001 - None: sys.stderr when printing
+        self._out = out
         self.started = time.monotonic()
         self.bars = interactive() if bars is None else bars
         self._bar: Any = None
+
+    @property
+    def out(self):  # noqa: ANN201 - looked up at each print, so a live progress bar's redirect catches the line
+        return self._out or sys.stderr
 
     def __call__(self, message: str) -> None:
         stamp = f"[{time.monotonic() - self.started:6.1f}s]"
@@ -108,6 +113,7 @@ class Demo:
     webhook_token: str = ""
     roles: dict[str, Role] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    kafka: LocalKafka | None = None  # the broker the demo started (None: it uses one named in the environment)
 
     # -- set-up -----------------------------------------------------------------------------------
     def configure(self, bootstrap: str) -> None:
@@ -235,7 +241,10 @@ class Demo:
             topic_prefix=self.env["AETHERIUS_KAFKA__TOPIC_PREFIX"],
             data_dirs={"work": str(self.work_dir), "knowledge": str(self.work_dir / "knowledge"),
                        "clickhouse": str(self.work_dir / "clickhouse"), "worker": str(self.work_dir / "worker"),
-                       "logs": str(self.work_dir / "logs")},
+                       "logs": str(self.work_dir / "logs"),
+                       **({"kafka": str(self.kafka.work_dir)} if self.kafka and self.kafka.work_dir else {})},
+            processes={**{r: role.process.pid for r, role in self.roles.items() if role.process is not None},
+                       **({"kafka": self.kafka.process.pid} if self.kafka and self.kafka.process else {})},
             written_at=time.time())
 
     # -- the incident -----------------------------------------------------------------------------
@@ -369,6 +378,15 @@ def print_try_next(demo: Demo, tasks: list[dict[str, Any]], context_path: Path |
     print("\n".join(lines), file=out, flush=True)
 
 
+def _stop_kafka(kafka: LocalKafka, starting: Any) -> None:
+    """Stop the demo's broker once its start has returned (it may still be starting when a signal lands)."""
+    try:
+        starting.result(timeout=120)
+    except BaseException:  # noqa: BLE001 - a failed start has nothing more to stop than what stop() handles
+        pass
+    kafka.stop()
+
+
 def _install_stop_signals() -> dict[int, Any]:
     """SIGTERM and SIGHUP unwind like Ctrl-C (a service manager or a closed terminal sends them)."""
     def stop(signum: int, _frame: Any) -> None:
@@ -391,14 +409,23 @@ def run_demo(once: bool, work_dir: Path | None = None, out=None) -> int:  # noqa
     demo = Demo(work_dir=work_dir, progress=progress)
     try:
         with ExitStack() as stack:
-            progress("starting Kafka (single node, KRaft; the first run downloads the jars)")
-            bootstrap = stack.enter_context(kafka_bootstrap(progress))
-            progress(f"Kafka ready at {bootstrap}")
+            bootstrap = external_bootstrap()
+            starting = None
+            if bootstrap is None:  # the broker starts (a JVM: seconds) while the knowledge base is made
+                progress("starting Kafka (single node, KRaft; the first run downloads the jars)")
+                demo.kafka = LocalKafka()
+                starting = stack.enter_context(ThreadPoolExecutor(1)).submit(demo.kafka.start, progress=progress)
+                stack.callback(_stop_kafka, demo.kafka, starting)  # also when a signal lands mid-start
+            else:
+                progress(f"using the Kafka named in the environment: {bootstrap}")
+            demo.ingest_runbooks()
+            if starting is not None:
+                starting.result()
+                bootstrap = demo.kafka.bootstrap
+                progress(f"Kafka ready at {bootstrap} (data in {demo.kafka.work_dir}, removed when the demo stops)")
             demo.configure(bootstrap)
             stack.callback(demo.stop)
             progress("starting the roles: worker (pipeline + step loop), sink (reports + ClickHouse), webhook bridge")
-            demo.launch_roles(("sink", "webhook"))  # they start while the knowledge base is made; the worker,
-            demo.ingest_runbooks()                  # which owns the store, once it is there
             demo.start_roles()
             context_path = write_context(demo.context())
             stack.callback(remove_context, os.getpid(), context_path)

@@ -184,7 +184,11 @@ class LocalKafka:
 
     @contextmanager
     def running(self, **kwargs: object) -> Iterator["LocalKafka"]:
-        self.start(**kwargs)  # type: ignore[arg-type]
+        try:
+            self.start(**kwargs)  # type: ignore[arg-type]
+        except BaseException:  # Ctrl-C or SIGTERM while it starts: no broker or data dir left behind
+            self.stop()
+            raise
         try:
             yield self
         finally:
@@ -218,12 +222,17 @@ def _broker_answers(bootstrap: str) -> bool:
     return asyncio.run(probe())
 
 
+def external_bootstrap() -> str | None:
+    """The cluster named in the environment (`AETHERIUS_KAFKA_BOOTSTRAP`, else `AETHERIUS_KAFKA__BOOTSTRAP`), if any."""
+    return os.environ.get(ENV_BOOTSTRAP) or os.environ.get(ENV_SETTINGS_BOOTSTRAP) or None
+
+
 @contextmanager
 def kafka_bootstrap(progress: Callable[[str], None] = lambda _m: None,
                     jvm: Literal["fast-start", "steady"] = "fast-start") -> Iterator[str]:
     """The bootstrap of the cluster to use: `AETHERIUS_KAFKA_BOOTSTRAP` (else `AETHERIUS_KAFKA__BOOTSTRAP`) if set,
     else a fresh local broker."""
-    external = os.environ.get(ENV_BOOTSTRAP) or os.environ.get(ENV_SETTINGS_BOOTSTRAP)
+    external = external_bootstrap()
     if external:
         yield external
         return

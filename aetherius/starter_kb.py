@@ -39,13 +39,17 @@ def cache_root() -> Path:
 
 def content_key(runbooks: list[Path], settings) -> str:  # noqa: ANN001 - KnowledgeSettings
     """What the store is a function of: the runbooks, the embedding settings, the knowledge code, qdrant's version."""
-    import qdrant_client
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
+        qdrant = version("qdrant-client")
+    except PackageNotFoundError:
+        qdrant = ""
     h = hashlib.sha256()
     for path in runbooks:
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     h.update(settings.embedding.model_dump_json(exclude={"api_key"}).encode())
-    h.update(f"{settings.engine}|{settings.collection}|{qdrant_client.__version__ if hasattr(qdrant_client, '__version__') else ''}".encode())
+    h.update(f"{settings.engine}|{settings.collection}|{qdrant}".encode())
     for path in sorted(KB_CODE.glob("*.py")):
         h.update(path.read_bytes())
     return h.hexdigest()[:20]
