@@ -129,6 +129,9 @@ async def _local(args: argparse.Namespace, ks) -> int:  # noqa: ANN001
             flt = EntryFilter(cluster_id=args.cluster, environment=args.environment, k8s_version=args.k8s_version,
                               include_disabled=args.include_disabled)
             hits = await kb.search(args.query, args.top_k, flt)
+            if kb.version == 0:  # never a silent "no match" from a store nobody filled
+                print(f"note: the knowledge store at {ks.path} is empty (version 0): ingest runbooks with `aetherius "
+                      "kb ingest deploy/knowledge/runbooks`, or ask a running worker with --api URL", file=sys.stderr)
             return _out(args, {"version": kb.version, "hits": [h.model_dump(mode="json") for h in hits]}, _fmt_hits)
         if c == "list":
             entries = await kb.list(include_disabled=not args.enabled_only)
