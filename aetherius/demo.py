@@ -1,16 +1,21 @@
 """`aetherius demo`: the whole system on embedded defaults, on one machine, with nothing to configure.
 
-It starts a local Kafka (or uses AETHERIUS_KAFKA__BOOTSTRAP), ingests the starter runbooks into the
-embedded knowledge base, starts the real roles as processes (worker, sink, webhook bridge), posts a bundled
-incident through the bridge exactly as Alertmanager would (alerts from three clusters, each cluster read
-from a `kubectl cluster-info dump`), and prints what happened: tasks with priorities, the cross-cluster
-incident, every report, costs and stats. Then it keeps running until Ctrl-C (or exits with --once).
+It starts a local Kafka (or uses the cluster named by AETHERIUS_KAFKA_BOOTSTRAP or AETHERIUS_KAFKA__BOOTSTRAP),
+makes the embedded knowledge base from the starter runbooks (ingested once per content, then copied from the
+cache: aetherius/starter_kb.py), starts the real roles as processes (worker, sink, webhook bridge), posts a
+bundled incident through the bridge exactly as Alertmanager would (alerts from three clusters, each cluster read
+from a `kubectl cluster-info dump`), and prints what happened: each report as its diagnosis ends, the tasks with
+priorities and the cross-cluster incident, stats and costs, and a "try next" block of commands that work as
+printed. While it runs, its context file (aetherius/context.py) lets every `aetherius` command find it.
+Ctrl-C, SIGTERM and SIGHUP stop everything it started (roles, Kafka and Kafka's data); --once exits after the
+reports.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,33 +23,77 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from aetherius.localkafka import REPO_ROOT, free_port, kafka_bootstrap
+from aetherius.localkafka import REPO_ROOT, LocalKafka, external_bootstrap, free_port
 
 DEMO_DIR = REPO_ROOT / "deploy" / "demo"
 RUNBOOKS = REPO_ROOT / "deploy" / "knowledge" / "runbooks"
 EXPECTED_TASKS = 6  # see deploy/demo/generate.py: 7 payloads, one duplicate, one incident over three clusters
+TERMINAL = ("completed", "failed", "timeout", "cancelled")
+# The "try next" alert: a new alertname on a pod the bundled incident alerts on, so it is a new task.
+TRY_ALERT = ["--cluster", "prod-eu", "--namespace", "ecommerce", "--pod", "payment-service-7d8f9b456-xyz12",
+             "--alertname", "KubePodNotReady"]
 
 
 class DemoError(RuntimeError):
     pass
 
 
-class Progress:
-    """One line per step with its duration: what a person waiting at a terminal wants to see."""
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: unwinds like Ctrl-C, so everything started is stopped on the way out."""
 
-    def __init__(self, out=sys.stderr) -> None:
-        self.out = out
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def interactive() -> bool:
+    """Progress bars only when a person watches both streams; logs, pipes and CI get plain lines."""
+    return sys.stdout.isatty() and sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+
+
+class Progress:
+    """One line per step with its time since start; bars (rich) for the long steps when on a terminal."""
+
+    def __init__(self, out=None, bars: bool | None = None) -> None:  # noqa: ANN001 - None: sys.stderr when printing
+        self._out = out
         self.started = time.monotonic()
-        self.step = 0
+        self.bars = interactive() if bars is None else bars
+        self._bar: Any = None
+
+    @property
+    def out(self):  # noqa: ANN201 - looked up at each print, so a live progress bar's redirect catches the line
+        return self._out or sys.stderr
 
     def __call__(self, message: str) -> None:
-        self.step += 1
-        print(f"\033[1m[{time.monotonic() - self.started:6.1f}s]\033[0m {message}", file=self.out, flush=True)
+        stamp = f"[{time.monotonic() - self.started:6.1f}s]"
+        if self.bars:
+            stamp = f"\033[1m{stamp}\033[0m"
+        print(f"{stamp} {message}", file=self.out, flush=True)
+
+    def bar(self, description: str, total: int | None):  # noqa: ANN201
+        """A context manager yielding (advance(n), set_total(n)); a no-op pair when not on a terminal."""
+        from contextlib import contextmanager
+
+        @contextmanager
+        def run():  # noqa: ANN202
+            if not self.bars:
+                yield (lambda _n=1: None), (lambda _t: None)
+                return
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bars, TextColumn, TimeElapsedColumn
+
+            with Bars(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=Console(file=self.out), transient=True) as bars:
+                task = bars.add_task(description, total=total)
+                yield (lambda n=1: bars.advance(task, n)), (lambda t: bars.update(task, total=t))
+
+        return run()
 
 
 @dataclass
@@ -64,6 +113,7 @@ class Demo:
     webhook_token: str = ""
     roles: dict[str, Role] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    kafka: LocalKafka | None = None  # the broker the demo started (None: it uses one named in the environment)
 
     # -- set-up -----------------------------------------------------------------------------------
     def configure(self, bootstrap: str) -> None:
@@ -74,6 +124,7 @@ class Demo:
         prefix = f"demo{int(time.time())}"
         self.env = {
             **os.environ,
+            "AETHERIUS_CONTEXT": "none",  # the roles are the stack; they never follow another context
             "AETHERIUS_KAFKA__BOOTSTRAP": bootstrap,
             "AETHERIUS_KAFKA__TOPIC_PREFIX": prefix,
             "AETHERIUS_WORKER__APP_ID": prefix,
@@ -98,22 +149,41 @@ class Demo:
             self.roles[name] = Role(name, cli + [name], port, logs / f"{name}.log")
 
     def ingest_runbooks(self) -> None:
+        """The starter runbooks into the embedded knowledge base: copied from the cache when it holds this
+        content, else ingested here with a progress bar (and cached for the next demo)."""
+        from aetherius import starter_kb
+        from schemas.knowledge_settings import KnowledgeSettings
+
         if not RUNBOOKS.is_dir():
             self.progress("no starter runbooks found; skipping the knowledge base")
             return
-        self.progress("loading the embedding model and ingesting the starter runbooks into the knowledge base")
-        proc = subprocess.run([sys.executable, "-m", "aetherius.cli", "kb", "ingest", str(RUNBOOKS)], env=self.env,
-                              capture_output=True, text=True, timeout=600)
-        if proc.returncode != 0:
-            raise DemoError(f"kb ingest failed: {proc.stderr.strip()[-500:]}")
-        self.progress(f"knowledge base ready: {proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else 'ok'}")
+        progress = self.progress
+        with progress.bar("embedding runbook sections", None) if isinstance(progress, Progress) else \
+                _no_bar() as (advance, set_total):
+            try:
+                ready = starter_kb.prepare(self.work_dir / "knowledge", KnowledgeSettings(),
+                                           on_phase=lambda m: progress(f"knowledge base: {m} and ingesting the "
+                                                                       "starter runbooks (once; later demos reuse it)"),
+                                           on_total=set_total, on_done=advance)
+            except Exception as exc:  # noqa: BLE001 - any failure here is the demo's to explain
+                raise DemoError(f"the knowledge base could not be built: {type(exc).__name__}: {exc}") from exc
+        how = f"copied from the cache {starter_kb.cache_root()}" if ready.cached else "ingested and cached"
+        progress(f"knowledge base ready: {ready.sections} sections from {ready.documents} runbooks, version "
+                 f"{ready.version} ({how})")
 
-    def start_roles(self) -> None:
-        for role in self.roles.values():
+    def launch_roles(self, names: tuple[str, ...] | None = None) -> None:
+        """Start role processes without waiting (`start_roles` waits until every one is ready)."""
+        for name in names or tuple(self.roles):
+            role = self.roles[name]
+            if role.process is not None:
+                continue
             log = open(role.log, "ab")
             role.process = subprocess.Popen(role.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                             cwd=REPO_ROOT, start_new_session=True)
             log.close()
+
+    def start_roles(self) -> None:
+        self.launch_roles()
         for role in self.roles.values():
             self._wait_ready(role)
             self.progress(f"{role.name:8} ready on http://127.0.0.1:{role.port}  (log: {role.log})")
@@ -159,11 +229,23 @@ class Demo:
         except urllib.error.HTTPError as err:
             return err.code, json.loads(err.read() or b"null")
 
-    def curl_example(self) -> str:
-        payload = (DEMO_DIR / "alerts" / "06-staging-KubePodNotReady.json").resolve()
-        return (f"curl -sS -X POST http://127.0.0.1:{self.roles['webhook'].port}/api/v1/webhook/alertmanager \\\n"
-                f"  -H 'Authorization: Bearer {self.webhook_token}' -H 'Content-Type: application/json' \\\n"
-                f"  --data @{payload}")
+    def url(self, role: str) -> str:
+        return f"http://127.0.0.1:{self.roles[role].port}"
+
+    def context(self) -> Any:
+        from aetherius.context import StackContext
+
+        return StackContext(
+            name="demo", pid=os.getpid(), apis={r: self.url(r) for r in self.roles}, api_key=self.api_key,
+            webhook_token=self.webhook_token, kafka_bootstrap=self.env["AETHERIUS_KAFKA__BOOTSTRAP"],
+            topic_prefix=self.env["AETHERIUS_KAFKA__TOPIC_PREFIX"],
+            data_dirs={"work": str(self.work_dir), "knowledge": str(self.work_dir / "knowledge"),
+                       "clickhouse": str(self.work_dir / "clickhouse"), "worker": str(self.work_dir / "worker"),
+                       "logs": str(self.work_dir / "logs"),
+                       **({"kafka": str(self.kafka.work_dir)} if self.kafka and self.kafka.work_dir else {})},
+            processes={**{r: role.process.pid for r, role in self.roles.items() if role.process is not None},
+                       **({"kafka": self.kafka.process.pid} if self.kafka and self.kafka.process else {})},
+            written_at=time.time())
 
     # -- the incident -----------------------------------------------------------------------------
     def post_alerts(self) -> int:
@@ -177,41 +259,43 @@ class Demo:
         self.progress(f"posted {len(files)} Alertmanager payloads from 3 clusters through the webhook bridge")
         return len(files)
 
-    def wait_for_tasks(self, timeout: float = 180.0) -> list[dict[str, Any]]:
-        worker = self.roles["worker"]
+    def tasks(self) -> list[dict[str, Any]]:
+        status, body = self.http("GET", self.roles["worker"], "/api/v1/tasks?limit=100")
+        if status != 200:
+            raise DemoError(f"the Task API answered {status}: {body}")
+        return body["tasks"]
+
+    def wait_for_tasks(self, timeout: float = 180.0,
+                       on_finished: Callable[[list[dict[str, Any]]], None] = lambda _t: None) -> list[dict[str, Any]]:
+        """Every expected task, once all have ended; `on_finished(tasks)` is called with each newly ended batch."""
         deadline = time.monotonic() + timeout
         tasks: list[dict[str, Any]] = []
+        seen: set[str] = set()
         while time.monotonic() < deadline:
-            status, body = self.http("GET", worker, "/api/v1/tasks?limit=100")
-            if status != 200:
-                raise DemoError(f"the Task API answered {status}: {body}")
-            tasks = body["tasks"]
-            finished = [t for t in tasks if t["status"] in ("completed", "failed", "timeout", "cancelled")]
-            if len(tasks) >= EXPECTED_TASKS and len(finished) == len(tasks):
+            tasks = self.tasks()
+            ended = [t for t in tasks if t["status"] in TERMINAL and t["id"] not in seen]
+            if ended:
+                seen.update(t["id"] for t in ended)
+                on_finished(ended)
+            if len(tasks) >= EXPECTED_TASKS and len(seen) == len(tasks):
                 return tasks
-            time.sleep(0.5)
+            time.sleep(0.3)
         seen = ", ".join(f"{t['context']['alertname']}@{t['cluster_id']}={t['status']}" for t in tasks) or "none"
         raise DemoError(f"{len(tasks)} tasks after {timeout:.0f}s, expected {EXPECTED_TASKS} finished ({seen}); "
                         f"see the logs in {self.work_dir / 'logs'}")
 
-    def reports(self) -> list[Any]:
-        """Every report on the reports topic (one per task; the latest wins if a crash ever doubled one)."""
-        import asyncio
+    def reports(self, task_ids: set[str], timeout: float = 30.0) -> dict[str, Any]:
+        """The reports of `task_ids` from the reports topic; the step loop sends a report just before the task's
+        final snapshot, so a task the Task API shows as ended has its report there (retried briefly for lag)."""
+        from aetherius.reportfeed import read_reports
 
-        from schemas.result import DiagnosticResult
-        from schemas.topics import topic_name
-        from streams.record_replay import consume
-
-        topic = topic_name(self.env["AETHERIUS_KAFKA__TOPIC_PREFIX"], "reports")
-
-        async def read() -> dict[str, DiagnosticResult]:
-            out: dict[str, DiagnosticResult] = {}
-            async for record in consume(self.env["AETHERIUS_KAFKA__BOOTSTRAP"], topic, snapshot=True):
-                result = DiagnosticResult.from_bytes(record.value)
-                out[result.task_id] = result
-            return out
-
-        return list(asyncio.run(read()).values())
+        deadline = time.monotonic() + timeout
+        while True:
+            found = read_reports(self.env["AETHERIUS_KAFKA__BOOTSTRAP"], self.env["AETHERIUS_KAFKA__TOPIC_PREFIX"],
+                                 task_ids)
+            if set(found) >= task_ids or time.monotonic() > deadline:
+                return found
+            time.sleep(0.3)
 
     def analytics(self, path: str, ready: Callable[[dict[str, Any]], bool] = lambda _b: True,
                   timeout: float = 30.0) -> dict[str, Any]:
@@ -234,63 +318,173 @@ def _all_landed(count: int) -> Callable[[dict[str, Any]], bool]:
     return ready
 
 
-def print_tasks(tasks: list[dict[str, Any]], out=sys.stdout) -> None:
+def print_tasks(tasks: list[dict[str, Any]], out=None) -> None:  # noqa: ANN001
     from sinks.clickhouse.terminal import table
 
     rows = [{"task": t["id"][:8], "cluster": t["cluster_id"], "alert": t["context"]["alertname"],
              "target": f"{t['resource']['kind'].lower()}/{t['namespace']}/{t['resource']['name']}",
              "priority": t["priority"], "status": t["status"],
+             "incident": t["context"]["incident_id"][:8] if t["context"].get("incident_id") else "",
              "cross-cluster": ",".join(t["context"]["clusters"]) if t["context"].get("incident_id") else ""}
             for t in sorted(tasks, key=lambda t: (t["priority"], t["cluster_id"]))]
-    print(table(rows, ["task", "priority", "cluster", "alert", "target", "status", "cross-cluster"],
-                title="Diagnostic tasks"), file=out)
+    print(table(rows, ["task", "priority", "cluster", "alert", "target", "status", "incident", "cross-cluster"],
+                title="Diagnostic tasks"), file=out or sys.stdout)
 
 
-def run_demo(once: bool, work_dir: Path | None = None, out=sys.stdout) -> int:
+def program() -> str:
+    """How the person who started the demo runs `aetherius` again, for commands printed to be pasted as they are."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name == "aetherius":  # the console script: as typed, unless `aetherius` alone finds the same one
+        found = shutil.which("aetherius")
+        if found and Path(found).resolve() == argv0.resolve():
+            return "aetherius"
+        return str(argv0) if not argv0.is_absolute() or len(str(argv0)) < 60 else str(argv0)
+    return f"{sys.executable} -m aetherius.cli"
+
+
+def try_next(demo: Demo, tasks: list[dict[str, Any]], context_path: Path | None) -> list[tuple[str, str]]:
+    """(command, what it shows): every command works as printed against the running demo (tests/test_demo.py
+    runs them)."""
+    import shlex
+
+    prog = program()
+    first = sorted(tasks, key=lambda t: (t["priority"], t["cluster_id"]))[0]["id"][:8] if tasks else "TASK"
+    return [
+        (f"{prog} alert {' '.join(TRY_ALERT)}", "a new alert through the bridge -> a new task -> its report"),
+        (f"{prog} tasks list", "every task, newest first"),
+        (f"{prog} tasks show {first}", "one task (by id prefix) and its report"),
+        (f"{prog} tasks cancel {first}", "stops a pending or running task; one that already ended stays as it ended"),
+        (f"{prog} kb search {shlex.quote('pod killed for memory')}", "the knowledge base the worker searches"),
+        (f"{prog} stats", "diagnosis statistics from ClickHouse"),
+        (f"{prog} costs --group-by model", "LLM spend (the rule engine is free) and the budget"),
+    ]
+
+
+def print_try_next(demo: Demo, tasks: list[dict[str, Any]], context_path: Path | None, once: bool,
+                   out=None) -> None:  # noqa: ANN001
+    out = out or sys.stdout
+    where = f"the context in {context_path}" if context_path else "no context file (AETHERIUS_CONTEXT=none)"
+    lines = ["", "Try next, in another terminal (no flags needed: the commands find this demo through "
+             f"{where}):", ""]
+    for command, what in try_next(demo, tasks, context_path):
+        lines += [f"  # {what}", f"  {command}"]
+    lines += ["", f"Web console: coming (not built yet). Until then: Task API {demo.url('worker')}/api/v1/tasks, "
+              f"analytics {demo.url('sink')}/api/v1/stats, bridge {demo.url('webhook')}/api/v1/webhook/alertmanager "
+              "(API key and bridge token are in the context file)."]
+    if once:
+        lines.append("(--once: the demo stops now, so these commands need `make demo` or `aetherius demo` running.)")
+    else:
+        lines.append(f"Ctrl-C (or kill {os.getpid()}) stops everything this demo started.")
+    print("\n".join(lines), file=out, flush=True)
+
+
+def _stop_kafka(kafka: LocalKafka, starting: Any) -> None:
+    """Stop the demo's broker once its start has returned (it may still be starting when a signal lands)."""
+    try:
+        starting.result(timeout=120)
+    except BaseException:  # noqa: BLE001 - a failed start has nothing more to stop than what stop() handles
+        pass
+    kafka.stop()
+
+
+def _install_stop_signals() -> dict[int, Any]:
+    """SIGTERM and SIGHUP unwind like Ctrl-C (a service manager or a closed terminal sends them)."""
+    def stop(signum: int, _frame: Any) -> None:
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):  # the clean-up is bounded; let it finish
+            signal.signal(sig, signal.SIG_IGN)
+        raise Stopped(signum)
+
+    return {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+
+
+def run_demo(once: bool, work_dir: Path | None = None, out=None) -> int:  # noqa: ANN001
+    from aetherius.context import remove_context, write_context
     from sinks.clickhouse.terminal import table
     from sinks.report import render_markdown
 
+    previous = _install_stop_signals()
     progress = Progress()
     work_dir = work_dir or REPO_ROOT / "var" / "demo" / time.strftime("%Y%m%d-%H%M%S")
     work_dir.mkdir(parents=True, exist_ok=True)
     demo = Demo(work_dir=work_dir, progress=progress)
-    with ExitStack() as stack:
-        progress("starting Kafka (single node, KRaft; the first run downloads the jars)")
-        bootstrap = stack.enter_context(kafka_bootstrap(progress))
-        progress(f"Kafka ready at {bootstrap}")
-        demo.configure(bootstrap)
-        demo.ingest_runbooks()
-        stack.callback(demo.stop)
-        progress("starting the roles: worker (pipeline + step loop), sink (reports + ClickHouse), webhook bridge")
-        demo.start_roles()
-        demo.post_alerts()
-        progress("waiting for the pipeline: dedup -> priority -> correlation -> tasks -> diagnosis steps -> reports")
-        tasks = demo.wait_for_tasks()
-        print_tasks(tasks, out)
-        incidents = {t["context"]["incident_id"] for t in tasks if t["context"].get("incident_id")}
-        print(f"\n{len(tasks)} tasks from 7 alerts (1 duplicate suppressed); {len(incidents)} cross-cluster incident\n",
-              file=out)
-        reports = sorted(demo.reports(), key=lambda r: r.cluster_id)
-        for result in reports:
-            print(render_markdown(result), file=out)
-            print("-" * 100, file=out)
-        stats = demo.analytics("/api/v1/stats", ready=_all_landed(len(tasks)))
-        costs = demo.analytics("/api/v1/costs?group_by=model")
-        print(table(stats.get("by_category", []), ["category", "reports", "avg_confidence"],
-                    title="Stats: root causes (from ClickHouse)"), file=out)
-        print(table(stats.get("by_status", []), ["status", "tasks"], title="Stats: task status"), file=out)
-        print(table(costs.get("rows", []) or [costs.get("totals", {})], ["model", "tokens", "cost_usd"],
-                    title="Costs (the rule engine is free; set OPENAI_API_KEY to use an LLM)"), file=out)
-        progress(f"done: {len(reports)} reports. Logs and data: {work_dir}")
-        if once:
-            return 0 if len(reports) == len(tasks) else 1
-        print("\nThe bridge and workers keep running. Post another alert with:\n\n" + demo.curl_example()
-              + f"\n\nTask API: curl -H 'X-API-Key: {demo.api_key}' "
-              f"http://127.0.0.1:{demo.roles['worker'].port}/api/v1/tasks\nCtrl-C stops everything.", file=out)
-        try:
+    try:
+        with ExitStack() as stack:
+            bootstrap = external_bootstrap()
+            starting = None
+            if bootstrap is None:  # the broker starts (a JVM: seconds) while the knowledge base is made
+                progress("starting Kafka (single node, KRaft; the first run downloads the jars)")
+                demo.kafka = LocalKafka()
+                starting = stack.enter_context(ThreadPoolExecutor(1)).submit(demo.kafka.start, progress=progress)
+                stack.callback(_stop_kafka, demo.kafka, starting)  # also when a signal lands mid-start
+            else:
+                progress(f"using the Kafka named in the environment: {bootstrap}")
+            demo.ingest_runbooks()
+            if starting is not None:
+                starting.result()
+                bootstrap = demo.kafka.bootstrap
+                progress(f"Kafka ready at {bootstrap} (data in {demo.kafka.work_dir}, removed when the demo stops)")
+            demo.configure(bootstrap)
+            stack.callback(demo.stop)
+            progress("starting the roles: worker (pipeline + step loop), sink (reports + ClickHouse), webhook bridge")
+            demo.start_roles()
+            context_path = write_context(demo.context())
+            stack.callback(remove_context, os.getpid(), context_path)
+            demo.post_alerts()
+            progress("waiting for the pipeline: dedup -> priority -> correlation -> tasks -> diagnosis steps -> reports")
+            shown: dict[str, Any] = {}
+            with progress.bar("diagnoses", EXPECTED_TASKS) as (advance, _total):
+                def on_finished(ended: list[dict[str, Any]]) -> None:
+                    found = demo.reports({t["id"] for t in ended})
+                    for task in sorted(ended, key=lambda t: (t["priority"], t["cluster_id"])):
+                        result = found.get(task["id"])
+                        if result is not None:
+                            print(render_markdown(result, task=task), file=out or sys.stdout)
+                            print("-" * 100, file=out or sys.stdout, flush=True)
+                            shown[task["id"]] = result
+                        advance(1)
+                    progress(f"{len(shown)} of {EXPECTED_TASKS} reports")
+
+                tasks = demo.wait_for_tasks(on_finished=on_finished)
+            missing = {t["id"] for t in tasks} - set(shown)
+            if missing:  # a report the topic did not have at the first look: show it now
+                for task_id, result in demo.reports(missing).items():
+                    print(render_markdown(result, task=next(t for t in tasks if t["id"] == task_id)),
+                          file=out or sys.stdout)
+                    shown[task_id] = result
+            tasks = demo.tasks()  # the latest view: incidents formed while members ran are on every member now
+            print_tasks(tasks, out)
+            incidents = {t["context"]["incident_id"] for t in tasks if t["context"].get("incident_id")}
+            print(f"\n{len(tasks)} tasks from 7 alerts (1 duplicate suppressed); {len(incidents)} cross-cluster "
+                  "incident\n", file=out or sys.stdout)
+            stats = demo.analytics("/api/v1/stats", ready=_all_landed(len(tasks)))
+            costs = demo.analytics("/api/v1/costs?group_by=model")
+            o = out or sys.stdout
+            print(table(stats.get("by_category", []), ["category", "reports", "avg_confidence"],
+                        title="Stats: root causes (from ClickHouse)"), file=o)
+            print(table(stats.get("by_status", []), ["status", "tasks"], title="Stats: task status"), file=o)
+            print(table(costs.get("rows", []) or [costs.get("totals", {})], ["model", "tokens", "cost_usd"],
+                        title="Costs (the rule engine is free; set OPENAI_API_KEY to use an LLM)"), file=o)
+            progress(f"done: {len(shown)} reports. Logs and data: {work_dir}")
+            print_try_next(demo, tasks, context_path, once, out)
+            if once:
+                return 0 if len(shown) == len(tasks) else 1
             while all(r.process is not None and r.process.poll() is None for r in demo.roles.values()):
                 time.sleep(1)
             raise DemoError("a role stopped unexpectedly; see the logs in " + str(work_dir / "logs"))
-        except KeyboardInterrupt:
-            progress("stopping")
-    return 0
+    except Stopped as stop:
+        progress(f"{stop}: stopped everything the demo started")
+        return 128 + stop.signum
+    except KeyboardInterrupt:
+        progress("stopped everything the demo started")
+        return 130
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class _no_bar:
+    def __enter__(self):  # noqa: ANN204
+        return (lambda _n=1: None), (lambda _t: None)
+
+    def __exit__(self, *exc: object) -> None:
+        return None

@@ -20,6 +20,8 @@ REFERENCE_DIR = REPO_ROOT / "docs" / "reference"
 
 
 def _default(field: FieldInfo) -> str:
+    if field.is_required():  # no default: the section needs it set (shown as such, not as PydanticUndefined)
+        return "(required)"
     if field.default_factory is not None:
         try:
             value = field.default_factory()  # type: ignore[call-arg]
@@ -75,7 +77,8 @@ def render_config() -> str:
              "Generated from `schemas/settings.py` by `aetherius docs`; do not edit by hand.", "",
              "Precedence: defaults < the YAML file named by `AETHERIUS_CONFIG` < environment variables. Nested keys",
              "use `__` in env vars; lists and maps take JSON (`AETHERIUS_CLUSTERS='{\"prod\": {\"dump\": \"/d\"}}'`).",
-             "`OPENAI_API_KEY` and `OPENAI_BASE_URL` are honoured for the LLM.", "",
+             "`OPENAI_API_KEY` and `OPENAI_BASE_URL` are honoured for the LLM. `(required)`: no default; it must be",
+             "set when its (optional) section is used.", "",
              "| key | env var | type | default |", "|---|---|---|---|"]
     for key, env, typ, default in settings_rows(Settings):
         lines.append(f"| `{key}` | `{env}` | {typ.replace('|', '&#124;')} | `{default.replace('|', '&#124;')}` |")

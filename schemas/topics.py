@@ -33,6 +33,8 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     TopicSpec("task.queue", "task_id", partitions=1, doc="scheduler commands: enqueue, finish, cancel, resolve"),
     TopicSpec("task.commands", "task_id", doc="cancel and other requests from the API, for running tasks"),
     TopicSpec("task.state", "task_id", doc="a DiagnosticTask snapshot at every status change"),
+    TopicSpec("task.annotations", "task_id",
+              doc="what a task learns after creation (it joined a cross-cluster incident), for the task view"),
     TopicSpec("steps", "task_id", doc="step loop events: requested / completed (tool calls and LLM turns)"),
     TopicSpec("reports", "task_id", retention_ms=30 * DAY_MS, doc="final DiagnosticResult per task"),
     TopicSpec("feedback", "task_id", retention_ms=365 * DAY_MS, doc="user ratings of reports"),

@@ -7,10 +7,11 @@ exact command as text — Aetherius never runs it), confidence, cost, steps. Eve
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from agents.redaction import redact_obj, redact_text
 from schemas.result import DiagnosticResult, Recommendation
+from schemas.task import DiagnosticTask
 
 RISK_ICON = {"low": "🟢", "medium": "🟡", "high": "🔴"}
 MAX_EVIDENCE = 10
@@ -39,10 +40,26 @@ def cost_line(result: DiagnosticResult) -> str:
     return f"${u.cost_usd:.4f} ({tokens} tokens{', ' + u.model if u.model else ''})" if tokens or u.cost_usd else "$0 (rule engine)"
 
 
-def render_markdown(result: DiagnosticResult) -> str:
+def incident_line(task: DiagnosticTask | Mapping[str, Any] | None) -> str:
+    """'' unless the task belongs to a cross-cluster incident: then its id and every other cluster it fires in."""
+    if task is None:
+        return ""
+    t = task if isinstance(task, DiagnosticTask) else DiagnosticTask.model_validate(task)
+    if not t.context.incident_id:
+        return ""
+    others = [c for c in t.context.clusters if c != t.cluster_id]
+    return (f"**Cross-cluster incident** `{t.context.incident_id}`: {t.context.alertname} also fires in "
+            f"{', '.join(others) or 'no other cluster now'}")
+
+
+def render_markdown(result: DiagnosticResult, task: DiagnosticTask | Mapping[str, Any] | None = None) -> str:
+    """`task`, when the caller has it (the Task API's view), adds what the report alone does not know: the
+    cross-cluster incident the task belongs to, which may have formed after its diagnosis started."""
     out = [f"# {title(result)}", "",
            f"**Task** `{result.task_id}` · **engine** {result.engine} · **confidence** {result.confidence:.0%} · "
            f"**cost** {cost_line(result)} · **status** {result.status}", ""]
+    if incident := incident_line(task):
+        out += [incident, ""]
     out += ["## Problem", result.summary.problem, ""]
     out += ["## Root cause", root_cause_line(result), ""]
     if result.root_cause and result.root_cause.evidence:

@@ -4,7 +4,7 @@ scheduler -> task view. The decisions are the pure functions of streams.*; this 
     alerts.raw [fingerprint] + k8s.events [object]  --signals agent (dedup table)-->  signals [alertname]
     signals  --correlate agent (correlation table)-->  incidents, task.queue
     task.queue (1 partition)  --scheduler agent (scheduler table, a row per task)-->  tasks.p0..p3, task.state, audit
-    task.state [task_id]  --task view agent (tasks table)-->  the Task API
+    task.state + task.annotations [task_id]  --task view agent (tasks table)-->  the Task API
 
 Every agent catches everything per record: a record that cannot be parsed or processed goes to the
 dead-letter topic with the reason, and the agent carries on (an exception escaping a Faust agent
@@ -31,8 +31,8 @@ from schemas.audit import AuditEvent
 from schemas.kube import KubeEvent
 from schemas.settings import Settings
 from schemas.signal import CorrelatedIncident, Priority, Signal
-from schemas.task import (DiagnosticTask, ResourceInfo, SchedulerCommand, TaskContext, TaskLimits, TaskStatus,
-                          TaskStatusChange)
+from schemas.task import (DiagnosticTask, IncidentMembership, ResourceInfo, SchedulerCommand, TaskContext, TaskLimits,
+                          TaskStatus, TaskStatusChange)
 from streams import correlation, dedup, scheduling
 from streams.app import Topics
 from streams.deadletter import dead_letter
@@ -90,6 +90,8 @@ class Pipeline:
     emit: Emitter  # the agents' forwards and table writes (streams.emit says why)
     # What extensions hand each other (e.g. the knowledge base the worker's HTTP routes serve).
     extras: dict[str, Any] = field(default_factory=dict)
+    # task id -> IncidentMembership: incidents tasks joined after creation (kept to merge into later snapshots).
+    memberships_table: Any = None
 
     def task(self, task_id: str) -> DiagnosticTask | None:
         raw = self.tasks_table.get(task_id)
@@ -158,6 +160,7 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
         correlation_table=app.Table("correlation", default=None, partitions=n),
         scheduler=SchedulerStore(app.Table("scheduler", default=None, partitions=1), emit),
         tasks_table=app.Table("tasks", default=None, partitions=n),
+        memberships_table=app.Table("incident_members", default=None, partitions=n),
         limits=limits,
         clusters=policy,
         emit=emit,
@@ -208,9 +211,11 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
             cmd = SchedulerCommand(action="resolve", fingerprint=signal.fingerprint, reason="alert resolved")
             await emit.send(topics["task.queue"], signal.fingerprint.encode(), cmd.to_bytes())
             return
+        own_task_id = task_id_for(signal.fingerprint, epoch(signal.first_seen))
         new_state, decision = correlation.observe_firing(
             state, now=now, cluster_id=signal.cluster_id, fingerprint=signal.fingerprint,
-            window_seconds=p.correlation_window_seconds, min_clusters=p.correlation_min_clusters)
+            window_seconds=p.correlation_window_seconds, min_clusters=p.correlation_min_clusters,
+            task_id=own_task_id)
         await emit.put(pipe.correlation_table, key, new_state.model_dump())
         impact = business_impact(p.business_impact, signal.namespace,
                                  signal.labels.get("service") or signal.labels.get("app", ""),
@@ -231,11 +236,13 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
                 window_start=datetime.fromtimestamp(min(m.last_seen for m in members.values()), timezone.utc))
             INCIDENTS.inc()
             await emit.send(topics["incidents"], signal.alertname.encode(), incident.to_bytes())
+            # The earlier members' tasks were created before the incident existed: they join it now.
+            for note in correlation.memberships(incident.incident_id, incident.clusters, decision.joined):
+                await emit.send(topics["task.annotations"], note.task_id.encode(), note.to_bytes())
             task = _new_task(str(uuid.uuid5(TASK_NS, f"incident:{incident.incident_id}")), signal, priority,
                              settings, meta, incident=incident)
         else:
-            task = _new_task(task_id_for(signal.fingerprint, epoch(signal.first_seen)), signal, priority,
-                             settings, meta)
+            task = _new_task(own_task_id, signal, priority, settings, meta)
         cmd = SchedulerCommand(action="enqueue", task=task)
         await emit.send(topics["task.queue"], task.id.encode(), cmd.to_bytes())
 
@@ -317,9 +324,27 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
         await emit.send(topics["task.state"], task_id.encode(), change.to_bytes())
 
     # -- 4. task view: the latest snapshot of every task, legal transitions only ---------------------
+    def membership(task_id: str) -> IncidentMembership | None:
+        raw = pipe.memberships_table.get(task_id)
+        return IncidentMembership.model_validate(raw) if raw else None
+
+    async def republish(task: DiagnosticTask) -> None:
+        """The merged snapshot back on task.state, so the history (ClickHouse rows) carries the incident too;
+        the view meets it again as a same-status detail update that already has the incident: no loop."""
+        await emit.send(topics["task.state"], task.id.encode(), task.to_bytes())
+
     async def on_task_state(event: faust.EventT) -> None:
         body = json.loads(event.value)
         holds_slot = True
+        if body.get("kind") == "incident_member":
+            note = IncidentMembership.model_validate(body)
+            await emit.put(pipe.memberships_table, note.task_id, note.model_dump(mode="json"))
+            current = pipe.task(note.task_id)
+            if current is not None and not current.context.incident_id:  # else its first snapshot gets it
+                joined = correlation.with_incident(current, note)
+                await emit.put(pipe.tasks_table, joined.id, joined.model_dump(mode="json"))
+                await republish(joined)
+            return
         if body.get("kind") == "status_change":
             change = TaskStatusChange.model_validate(body)
             # The scheduler sends these only for tasks it took out of its queue (shed, cancelled while
@@ -332,8 +357,14 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
         else:
             new = DiagnosticTask.model_validate(body)
             current = pipe.task(new.id)
+        enriched = False
+        if not new.context.incident_id and (note := membership(new.id)) is not None:
+            # The step loop and the scheduler hold the task as it was created: keep the incident it joined since.
+            new, enriched = correlation.with_incident(new, note), body.get("kind") != "status_change"
         if current is not None and current.status == new.status:
             await emit.put(pipe.tasks_table, new.id, new.model_dump(mode="json"))  # same status: a detail update
+            if enriched:
+                await republish(new)
             return
         if current is not None and not can_transition(current.status, new.status):
             ILLEGAL.inc()
@@ -341,6 +372,8 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
                         extra={"task_id": new.id, "cluster_id": new.cluster_id})
             return
         await emit.put(pipe.tasks_table, new.id, new.model_dump(mode="json"))
+        if enriched:
+            await republish(new)
         TASKS.labels(status=new.status.value, priority=new.priority.value, cluster=new.cluster_id).inc()
         if new.status.terminal and holds_slot:  # frees its running slot, if it held one
             cmd = SchedulerCommand(action="finish", task_id=new.id, reason=new.status.value)
@@ -352,7 +385,8 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
     _register(app, topics, "signals", [topics["alerts.raw"], topics["k8s.events"]], error_boundary("signals", deadletters, on_input))
     _register(app, topics, "correlate", [topics["signals"]], error_boundary("correlate", deadletters, on_signal))
     _register(app, topics, "scheduler", [topics["task.queue"]], error_boundary("scheduler", deadletters, on_command))
-    _register(app, topics, "task_view", [topics["task.state"]], error_boundary("task_view", deadletters, on_task_state))
+    _register(app, topics, "task_view", [topics["task.state"], topics["task.annotations"]],
+              error_boundary("task_view", deadletters, on_task_state))
     return pipe
 
 

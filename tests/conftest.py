@@ -8,6 +8,10 @@ from typing import Iterator
 
 import pytest
 
+# A developer's running demo writes ~/.config/aetherius/context.json, which every CLI command uses by default;
+# the tests must not talk to it. Tests that want a context name their own file.
+os.environ["AETHERIUS_CONTEXT"] = "none"
+
 
 def _docker_available() -> bool:
     try:

@@ -60,3 +60,50 @@ def test_correlation_key_separates_different_resources_and_ignores_the_cluster()
 
     assert correlation_key(sig("a", "cart-1")) == correlation_key(sig("b", "cart-1"))
     assert correlation_key(sig("a", "cart-1")) != correlation_key(sig("a", "accounts-1"))
+
+
+# -- the earlier members' tasks join the incident (their reports and history rows name it) ------------------
+
+def fire_with_task(state, cluster, now, fp=None):
+    return observe_firing(state, now=now, cluster_id=cluster, fingerprint=fp or f"fp-{cluster}",
+                          window_seconds=W, min_clusters=3, task_id=f"task-{cluster}")
+
+
+def test_new_incident_names_the_earlier_members_tasks():
+    s, d1 = fire_with_task(None, "c1", 0)
+    s, d2 = fire_with_task(s, "c2", 1)
+    assert d1.joined == {} and d2.joined == {}
+    s, d3 = fire_with_task(s, "c3", 2)
+    assert d3.joined == {"c1": "task-c1", "c2": "task-c2"}  # not c3: its signal becomes the incident's task
+    s, d4 = fire_with_task(s, "c4", 3)
+    assert d4.covered_by and d4.joined == {}  # covered members get no task of their own: nothing to join
+
+
+def test_a_repeat_of_the_same_member_keeps_its_first_task():
+    s, _ = fire_with_task(None, "c1", 0)
+    s, _ = observe_firing(s, now=1, cluster_id="c1", fingerprint="fp-c1", window_seconds=W, min_clusters=3,
+                          task_id="a-later-window-id")
+    assert s.members["c1"].task_id == "task-c1"
+
+
+def test_members_expired_from_the_window_do_not_join():
+    s, _ = fire_with_task(None, "c1", 0)
+    s, _ = fire_with_task(s, "c2", W - 10)
+    s, d = fire_with_task(s, "c3", W + 1)  # c1 expired: two live clusters, no incident
+    assert d.new_incident_id is None
+    s, d = fire_with_task(s, "c4", W + 2)
+    assert d.new_incident_id and d.joined == {"c2": "task-c2", "c3": "task-c3"}
+
+
+def test_with_incident_merges_once_and_memberships_are_per_task():
+    from schemas.signal import Priority
+    from schemas.task import DiagnosticTask
+    from streams.correlation import memberships, with_incident
+
+    notes = memberships("inc-1", ["c3", "c1", "c2"], {"c2": "task-c2", "c1": "task-c1"})
+    assert [(n.task_id, n.clusters) for n in notes] == [("task-c1", ["c1", "c2", "c3"]), ("task-c2", ["c1", "c2", "c3"])]
+    task = DiagnosticTask(id="task-c1", cluster_id="c1", priority=Priority.P0)
+    joined = with_incident(task, notes[0])
+    assert joined.context.incident_id == "inc-1" and joined.context.clusters == ["c1", "c2", "c3"]
+    assert with_incident(joined, notes[1].model_copy(update={"incident_id": "other"})) is joined  # first one stays
+    assert with_incident(task, None) is task

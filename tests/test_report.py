@@ -71,3 +71,19 @@ def test_a_result_without_root_cause_renders():
     md = render_markdown(r)
     assert "Root cause not determined" in md and "_Stopped: budget exhausted_" in md
     assert "$0 (rule engine)" in md
+
+
+def test_report_names_the_incident_and_the_other_clusters_when_given_the_task():
+    from schemas.result import DiagnosticResult, ResultSummary
+    from schemas.signal import Priority
+    from schemas.task import DiagnosticTask, TaskContext
+    from sinks.report import render_markdown
+
+    result = DiagnosticResult(task_id="t1", cluster_id="prod-eu", summary=ResultSummary(problem="payment OOM"))
+    member = DiagnosticTask(id="t1", cluster_id="prod-eu", priority=Priority.P0, context=TaskContext(
+        alertname="KubePodCrashLooping", incident_id="inc-42", clusters=["prod-eu", "prod-us", "staging"]))
+    text = render_markdown(result, task=member.model_dump(mode="json"))
+    assert "**Cross-cluster incident** `inc-42`: KubePodCrashLooping also fires in prod-us, staging" in text
+    assert "Cross-cluster" not in render_markdown(result)  # without the task's view, nothing is claimed
+    alone = member.model_copy(update={"context": TaskContext(alertname="X", clusters=["prod-eu"])})
+    assert "Cross-cluster" not in render_markdown(result, task=alone)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from sinks.clickhouse.terminal import FetchError, add_source_args, fetch, table
+from aetherius.context import analytics_source_defaults, apply_analytics, fetch_error_message
+from sinks.clickhouse.terminal import DEFAULT_API, FetchError, add_source_args, fetch, table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -14,6 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--to", dest="end", help="end (default: now)")
     p.add_argument("--group-by", default="day", choices=["day", "cluster", "task", "model", "priority"])
     add_source_args(p)
+    analytics_source_defaults(p)
     p.set_defaults(func=run)
 
 
@@ -35,12 +37,13 @@ def _direct_budget(store, query, now):
 def run(args: argparse.Namespace) -> int:
     from aetherius.cli import CliError
 
+    target = apply_analytics(args, DEFAULT_API)
     try:
         costs = fetch(args, "/api/v1/costs", {"from": args.start, "to": args.end, "group_by": args.group_by},
                       _direct_costs)
         budget = fetch(args, "/api/v1/budget", {}, _direct_budget)
     except FetchError as exc:
-        raise CliError(str(exc)) from exc
+        raise CliError(fetch_error_message(target, exc)) from exc
     except ValueError as exc:  # ParamError in direct mode
         raise CliError(str(exc)) from exc
     if args.json:

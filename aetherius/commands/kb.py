@@ -1,5 +1,10 @@
 """`aetherius kb`: ingest, search, list, show, disable, versions, rollback of the knowledge base.
 
+Which store: `--api URL` asks that worker's knowledge API; `--data-dir DIR` names a store on disk; with
+neither, the running stack of the current context (aetherius/context.py, written by `aetherius demo`) is
+asked - so `aetherius kb search ...` right after `make demo` searches the demo's knowledge base, never an empty
+local one - and only without a live context the configured `knowledge.path` is used.
+
 Embedded stores have one owner: when no process holds the store's path, the CLI opens it directly;
 when a worker holds it, the CLI calls that worker's knowledge API (the URL the worker wrote into the
 lock file, or `knowledge.api_url`); otherwise it stops with an error saying who holds the store.
@@ -19,7 +24,12 @@ from urllib.parse import quote
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("kb", help="manage the knowledge base (runbooks, learned cases, versions)")
-    p.add_argument("--data-dir", type=Path, default=None, help="knowledge data path (default: knowledge.path)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--data-dir", type=Path, default=None,
+                     help="knowledge data path (default: the current context's stack, else knowledge.path)")
+    src.add_argument("--api", default=None, help="a worker's base URL (default: the current context's worker)")
+    p.add_argument("--api-key", default=None, help="API key for the worker (default: $AETHERIUS_API_KEY, else the "
+                                                   "context's key)")
     p.add_argument("--json", action="store_true", help="print JSON")
     kb = p.add_subparsers(dest="kb_command", required=True, metavar="ACTION")
     ing = kb.add_parser("ingest", help="ingest Markdown runbooks (files or directories)")
@@ -72,6 +82,12 @@ def run(args: argparse.Namespace) -> int:
     from agents.knowledge.engines import StoreBusy
     from agents.knowledge.ownership import read_holder
 
+    from aetherius.context import Target, resolve
+
+    if args.data_dir is None and not _store_configured():
+        target = resolve("worker", args.api, args.api_key, default_url=None)
+        if target is not None:  # --api, or a running stack: its worker owns the store
+            return asyncio.run(_remote(args, target))
     ks = _knowledge_settings(args.data_dir)
     if ks.engine != "server":
         holder = read_holder(ks.path)
@@ -80,11 +96,17 @@ def run(args: argparse.Namespace) -> int:
             if not url:
                 raise CliError(f"the knowledge store {ks.path} is owned by pid {holder.get('pid', '?')}, which serves no "
                                "API; stop it or set knowledge.api_url")
-            return asyncio.run(_remote(args, url.rstrip("/")))
+            key = args.api_key or os.environ.get("AETHERIUS_API_KEY")
+            return asyncio.run(_remote(args, Target(url.rstrip("/"), key, f"the holder of {ks.path}")))
     try:
         return asyncio.run(_local(args, ks))
     except StoreBusy as exc:
         raise CliError(str(exc)) from exc
+
+
+def _store_configured() -> bool:
+    """The user named a store in the environment or config (then that store is meant, not the context's)."""
+    return any(k.startswith("AETHERIUS_KNOWLEDGE__") for k in os.environ) or bool(os.environ.get("AETHERIUS_CONFIG"))
 
 
 async def _local(args: argparse.Namespace, ks) -> int:  # noqa: ANN001
@@ -107,6 +129,9 @@ async def _local(args: argparse.Namespace, ks) -> int:  # noqa: ANN001
             flt = EntryFilter(cluster_id=args.cluster, environment=args.environment, k8s_version=args.k8s_version,
                               include_disabled=args.include_disabled)
             hits = await kb.search(args.query, args.top_k, flt)
+            if kb.version == 0:  # never a silent "no match" from a store nobody filled
+                print(f"note: the knowledge store at {ks.path} is empty (version 0): ingest runbooks with `aetherius "
+                      "kb ingest deploy/knowledge/runbooks`, or ask a running worker with --api URL", file=sys.stderr)
             return _out(args, {"version": kb.version, "hits": [h.model_dump(mode="json") for h in hits]}, _fmt_hits)
         if c == "list":
             entries = await kb.list(include_disabled=not args.enabled_only)
@@ -134,12 +159,14 @@ async def _local(args: argparse.Namespace, ks) -> int:  # noqa: ANN001
         await kb.close()
 
 
-async def _remote(args: argparse.Namespace, base: str) -> int:
+async def _remote(args: argparse.Namespace, target) -> int:  # noqa: ANN001 - aetherius.context.Target
     import aiohttp
 
     from aetherius.cli import CliError
+    from aetherius.context import ENV_API_KEY
 
-    headers = {"Authorization": f"Bearer {os.environ['AETHERIUS_API_KEY']}"} if os.environ.get("AETHERIUS_API_KEY") else {}
+    base = target.url
+    headers = {"X-API-Key": target.api_key} if target.api_key else {}
     api = f"{base}/api/v1/kb"
     c = args.kb_command
     async with aiohttp.ClientSession(headers=headers, timeout=aiohttp.ClientTimeout(total=300)) as s:
@@ -152,10 +179,12 @@ async def _remote(args: argparse.Namespace, base: str) -> int:
                     except ValueError:
                         raise CliError(f"{r.status} from the knowledge API: {text[:200]}") from None
                     if r.status >= 400:
-                        raise CliError(f"{r.status}: {data.get('error') if isinstance(data, dict) else data}")
+                        why = (data.get("reason") or data.get("error")) if isinstance(data, dict) else data
+                        hint = f" (pass --api-key or set {ENV_API_KEY})" if r.status == 401 else ""
+                        raise CliError(f"the knowledge API at {base} answered {r.status}: {why}{hint}")
                     return data
             except aiohttp.ClientError as exc:
-                raise CliError(f"the knowledge API at {base} is unreachable: {exc}") from exc
+                raise CliError(target.unreachable("knowledge API", exc)) from exc
 
         if c == "ingest":
             docs = [{"name": str(p), "text": p.read_text(encoding="utf-8")} for p in _markdown_files(args.paths)]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from sinks.clickhouse.terminal import FetchError, add_source_args, fetch, table
+from aetherius.context import analytics_source_defaults, apply_analytics, fetch_error_message
+from sinks.clickhouse.terminal import DEFAULT_API, FetchError, add_source_args, fetch, table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,6 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cluster", help="only this cluster")
     p.add_argument("--top", type=int, default=10, help="how many alertnames to list")
     add_source_args(p)
+    analytics_source_defaults(p)
     p.set_defaults(func=run)
 
 
@@ -27,10 +29,13 @@ def _direct(store, query, now):
 def run(args: argparse.Namespace) -> int:
     from aetherius.cli import CliError
 
+    target = apply_analytics(args, DEFAULT_API)
     query = {"from": args.start, "to": args.end, "cluster": args.cluster, "top": str(args.top)}
     try:
         body = fetch(args, "/api/v1/stats", query, _direct)
-    except (FetchError, ValueError) as exc:
+    except FetchError as exc:
+        raise CliError(fetch_error_message(target, exc)) from exc
+    except ValueError as exc:
         raise CliError(str(exc)) from exc
     if args.json:
         print(json.dumps(body, indent=2))
