@@ -110,6 +110,8 @@ class StepLoop:
     # Which engine may diagnose: "auto" decides per task (SRS §5.9.2, the worker's way); "rules" never calls a
     # model; "llm" always hands the rules' findings to the model (`aetherius diagnose --engine`).
     engine_choice: Literal["auto", "rules", "llm"] = "auto"
+    # `tasks.budget_tokens`: a task admitted without a token budget gets this one (None: tokens are not limited).
+    budget_tokens: int | None = None
     # SRS §5.8.5: suspends the person who asked for a task stopped for security (streams.suspensions); never raises.
     suspend_requester: Callable[[DiagnosticTask, str, str], Awaitable[Any]] | None = None
     sem: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_TOOL_CALLS_IN_FLIGHT))
@@ -174,6 +176,8 @@ class StepLoop:
     async def on_admission(self, task: DiagnosticTask) -> None:
         if self.row(task.id) is not None:
             return  # redelivered admission: the row already exists
+        if task.limits.budget_tokens is None and self.budget_tokens is not None:
+            task = task.model_copy(update={"limits": task.limits.model_copy(update={"budget_tokens": self.budget_tokens})})
         decision, score, entries = await self.choose(task)
         STRATEGIES.labels(strategy=decision.strategy.value).inc()
         now = time.time()
@@ -586,7 +590,8 @@ def register_step_loop(app: faust.App, topics: Topics, settings: Settings, pipe:
                        knowledge_lookup: KnowledgeLookup | None = None) -> StepLoop:
     table = app.Table("runtime", default=None, partitions=settings.kafka.partitions)
     loop = StepLoop(topics=topics, table=table, engine=engine, executor=executor, llm=llm, budget=budget,
-                    knowledge_lookup=knowledge_lookup, service_role=settings.tasks.service_role)
+                    knowledge_lookup=knowledge_lookup, service_role=settings.tasks.service_role,
+                    budget_tokens=settings.tasks.budget_tokens)
     if settings.security.suspensions.seconds > 0:
         from streams.suspensions import TOPIC, requester_suspender, topic_publisher
 

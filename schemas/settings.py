@@ -68,6 +68,9 @@ class TaskDefaults(BaseModel):
     max_steps: int = Field(default=10, ge=1, le=20)
     timeout_seconds: float = 600.0
     budget_usd: float = 0.50
+    # Tokens (prompt + completion) one task may spend on model calls, whatever their price: what holds a local
+    # model priced at 0, for which a dollar budget means nothing. 0: no model call.
+    budget_tokens: int = Field(default=200_000, ge=0)
     daily_budget_usd: float = 1000.0
     monthly_budget_usd: float = 25000.0
     # The role the tool calls of alert- and event-triggered tasks run with (gateway safety layer 4). No person

@@ -122,7 +122,8 @@ class LLMEngine:
         term = check_termination(
             step_count=conv.tool_steps, elapsed_seconds=conv.elapsed_seconds(self.clock()),
             cost_usd=conv.usage.cost_usd, confidence=None, consecutive_errors=conv.consecutive_errors,
-            manual_stop=manual_stop, limits=conv.task.limits, confidence_threshold=self.options.confidence_threshold)
+            manual_stop=manual_stop, limits=conv.task.limits, confidence_threshold=self.options.confidence_threshold,
+            tokens=conv.usage.tokens)
         if term is not None and term.reason is TerminationReason.MAX_STEPS_REACHED and conv.concluding:
             return None
         return term
