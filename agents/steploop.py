@@ -363,8 +363,11 @@ class StepLoop:
         REPORTS.labels(category=category, engine=result.engine).inc()
         TASK_DURATION.labels(status=status.value, priority=rt.task.priority.value).observe(
             max(0.0, time.time() - rt.started_at))
-        for key in [k for k in self.running if k[0] == rt.task.id]:
+        for key in [k for k in self.running if k[0] == rt.task.id and k[1] != rt.llm_turn]:
             self.running.pop(key).cancel()
+        # A model call in flight is left to finish: the server generates (and bills) it whatever we do, and
+        # `_run_turn` then publishes its CostRecord, so the budget books every token served. Its outcome finds
+        # the row finished and changes nothing else.
 
     async def _publish_report(self, rt: TaskRuntime) -> None:
         """Send the finished row's report and final snapshot, wait until the broker has both, then record that.
