@@ -11,7 +11,8 @@ How a diagnosis ends (`DiagnosticResult.termination_reason`):
   `model_concluded` (a complete but less certain answer), or the termination that asked it to conclude;
 - the step limit is reached: one last turn without tools asks the model to conclude from what it has
   (`max_steps_reached`, partial) - the evidence is paid for, so it is used;
-- a malformed answer is corrected once; a second one hands over to the rule engine (`llm_invalid_answer`);
+- a malformed answer, or one whose evidence was not returned by this task's tool calls (agents.llm.grounding),
+  is corrected once; a second one hands over to the rule engine (`llm_invalid_answer`);
 - the endpoint fails (HTTP error, unreachable, after one retry; a timed-out call is not retried: the server
   may still be generating it): rule engine (`llm_unavailable`), as SRS §5.7.4 says for AI service errors;
 - budget, timeout, too many errors, manual stop (SRS §5.9.4): rule engine, with that reason and status.
@@ -40,9 +41,11 @@ from agents.llm.answer import AnswerError, LLMAnswer, parse_answer
 from agents.llm.client import make_client
 from agents.llm.conversation import (MAX_STEP_TEXT, Conversation, PendingCall, Phase, accept_tool_calls, close_round,
                                      step_id, unresolved)
+from agents.llm.grounding import record_words, tool_outputs, ungrounded
 from agents.llm.metrics import LLM_CALL_SECONDS, LLM_CALLS, LLM_COST, LLM_FALLBACKS, LLM_TOKENS
 from agents.llm.pricing import cost_usd, price_for
-from agents.llm.prompts import Knowledge, RuleFindings, conclude_message, correction_message, initial_messages
+from agents.llm.prompts import (Knowledge, RuleFindings, conclude_message, correction_message, findings_text,
+                                initial_messages)
 from agents.llm.tools import ToolSpec, builtin_specs, function_definitions
 from agents.termination import CONFIDENCE_THRESHOLD, Termination, TerminationReason, check_termination
 from schemas.audit import CostRecord
@@ -115,7 +118,7 @@ class LLMEngine:
               knowledge: Knowledge = None, role: str | None = None) -> Conversation:
         return Conversation(task=task, model=model or self.settings.cheap_model, role=role,
                             messages=initial_messages(task, findings=findings, knowledge=knowledge),
-                            started_at=self.clock())
+                            findings=findings_text(findings), started_at=self.clock())
 
     def termination(self, conv: Conversation, *, manual_stop: bool = False) -> Termination | None:
         """SRS §5.9.4 for this conversation; the step limit does not stop the concluding turn."""
@@ -189,6 +192,10 @@ class LLMEngine:
             if tool_calls:
                 raise AnswerError("function calls are no longer possible; answer with the JSON object")
             answer = parse_answer(content)
+            problems = ungrounded(answer, record_words(tool_outputs(conv.messages), conv.findings))
+            if problems:
+                raise AnswerError("every evidence item must quote what this task's function results (or the rule "
+                                  "engine's findings) showed, naming the object it came from; " + "; ".join(problems))
         except AnswerError as exc:
             LLM_CALLS.labels(conv.model, "invalid").inc()
             step = self._llm_step(conv, number, started, StepStatus.FAILED, content, usage, str(exc))
