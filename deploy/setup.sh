@@ -44,6 +44,7 @@ fi
 
 step "helm for the chart tests (built once from the Go module proxy, then cached)"
 bash deploy/tools/install-helm.sh
+bash deploy/tools/install-llama-server.sh >/dev/null || [ $? -eq 3 ]  # real-model LLM tests: built once, cached (3: impossible here, they skip)
 
 step "fetching Kafka jars (cached after the first run)"
 .venv/bin/python -c "from aetherius.localkafka import ensure_jars; ensure_jars(print)"
