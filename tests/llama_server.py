@@ -111,6 +111,7 @@ class WireRecorder:
 
     upstream: str
     exchanges: list[Exchange] = field(default_factory=list)
+    in_flight: int = 0  # chat completions sent upstream and not yet answered
     base_url: str = ""
     _runner: web.AppRunner | None = None
     _session: ClientSession | None = None
@@ -137,11 +138,16 @@ class WireRecorder:
         body = await request.read()
         started = time.monotonic()
         url = self.upstream + "/" + request.match_info["tail"]
-        async with self._session.request(request.method, url, data=body or None,
-                                         headers={"Content-Type": request.headers.get("Content-Type", "application/json")}) as resp:
-            payload = await resp.read()
-            status, content_type = resp.status, resp.headers.get("Content-Type", "application/json")
-        if request.path.endswith("/chat/completions"):
+        chat = request.path.endswith("/chat/completions")
+        self.in_flight += chat
+        try:
+            async with self._session.request(request.method, url, data=body or None, headers={
+                    "Content-Type": request.headers.get("Content-Type", "application/json")}) as resp:
+                payload = await resp.read()
+                status, content_type = resp.status, resp.headers.get("Content-Type", "application/json")
+        finally:
+            self.in_flight -= chat
+        if chat:
             self.exchanges.append(Exchange(request=_json(body), status=status, response=_json(payload),
                                            seconds=time.monotonic() - started))
         return web.Response(status=status, body=payload, headers={"Content-Type": content_type})

@@ -192,3 +192,35 @@ def test_worker_diagnosis_with_the_real_model_on_kafka(case, model_wire, kafka_b
         assert report["termination_reason"] in FALLBACKS
         assert any(a["name"] == "llm_fallback" for a in report["artifacts"])
         assert report["root_cause"]["category"] == "unknown"
+
+
+@pytest.mark.kafka
+def test_a_cancel_during_a_real_model_call_still_books_every_token_served(case, model_wire, kafka_bootstrap,
+                                                                          topic_prefix, tmp_path):
+    """The task is cancelled through the API while the server generates: the report says cancelled at once, the
+    call finishes in the background, and its CostRecord is published - booked tokens == served tokens."""
+    dump, _alert_file, labels = case
+    env = llm_env(model_wire.base_url, AETHERIUS_CLUSTERS=json.dumps({"c0": {"dump": str(dump)}}),
+                  AETHERIUS_TASKS__TIMEOUT_SECONDS="600")
+    worker = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path, env_extra=env).start()
+    try:
+        run(produce(kafka_bootstrap, f"{topic_prefix}.alerts.raw", alert(labels, "FrontendLatency")))
+        wait_for(lambda: model_wire.in_flight > 0, what="a model call in flight", timeout=300, interval=0.05)
+        task_id = next(t["id"] for t in records(kafka_bootstrap, f"{topic_prefix}.task.state")
+                       if t["context"]["alertname"] == "FrontendLatency")
+        status, body = worker.post(f"/api/v1/tasks/{task_id}/cancel")
+        assert status == 202, body
+        report = wait_for(lambda: report_for(kafka_bootstrap, topic_prefix, "FrontendLatency"), what="the report",
+                          timeout=300)
+        wait_for(lambda: model_wire.in_flight == 0, what="the call to end", timeout=300)
+        costs = wait_for(lambda: (lambda cs: cs if len(cs) == len(model_wire.exchanges) else None)(
+            [c for c in records(kafka_bootstrap, f"{topic_prefix}.costs") if c["task_id"] == task_id]),
+            what="a cost record for every call", timeout=60)
+    finally:
+        worker.stop(kill=True)
+    booked = sum(c["prompt_tokens"] + c["completion_tokens"] for c in costs)
+    print(f"\ncancel during a model call: {len(model_wire.exchanges)} calls, {model_wire.served_tokens()} tokens served, "
+          f"{booked} booked; report {report['termination_reason']}")
+    assert report["termination_reason"] == "manual_stop" and report["status"] == "cancelled"
+    assert booked == model_wire.served_tokens() > 0
+    assert booked > report["token_usage"]["prompt_tokens"] + report["token_usage"]["completion_tokens"]
