@@ -1,13 +1,14 @@
 """Knowledge retrieval precision on the scenario corpus: is the knowledge a report carries about its problem?
 
-    python benchmarks/bench_knowledge.py
+    python benchmarks/bench_knowledge.py [--corpus [--heldout]]
 
 The runbooks of deploy/knowledge/runbooks are ingested with the real offline model (all-MiniLM-L6-v2) into a
-temporary knowledge base. Every scenario of tests/test_rules_categories.py (SCENARIOS) is diagnosed by the one
-step loop in memory, through the gateway, with the worker's two lookups plugged in (aetherius/compose.py
-WorkerKnowledge): from the alert at admission, and by category for a report whose cause that lookup missed.
-A scenario without an alert name of its own is alerted as `KubePodCrashLooping` (kube-prometheus-stack's most
-common pod alert), the way the issue's OOM task was.
+temporary knowledge base. Every scenario of tests/test_rules_categories.py (SCENARIOS; with --corpus every
+incident of tests/corpus, or its held-out set) is diagnosed by the one step loop in memory, through the gateway,
+with the worker's two lookups plugged in (aetherius/compose.py WorkerKnowledge): from the alert at admission,
+and by category for a report whose cause that lookup missed. A SCENARIOS entry without an alert name of its own
+is alerted as `KubePodCrashLooping` (kube-prometheus-stack's most common pod alert), the way the issue's OOM
+task was; corpus incidents carry their own Alertmanager payloads.
 
 Printed per category and overall (an entry is "right" when its problem_category is the scenario's):
   alert p@3    - precision of the 3 entries found from the alert (what reports carried before issue 21)
@@ -19,6 +20,7 @@ Printed per category and overall (an entry is "right" when its problem_category 
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sys
 import tempfile
@@ -47,53 +49,76 @@ _KINDS = ("pod", "deployment", "statefulset", "daemonset", "job_name", "horizont
           "persistentvolumeclaim", "service", "node")
 
 
-async def measure(work: Path) -> dict[str, list[dict]]:
-    kb = open_knowledge_base(KnowledgeSettings(path=work / "kb"), embedder=LocalMiniLMEmbedder())
-    await kb.ingest_files(sorted(RUNBOOKS.glob("*.md")))
+def scenarios(work: Path):
+    """(id, expected category, dump dir, task) for each SCENARIOS entry."""
+    for sid, scenario, category, _source, _detail in SCENARIOS:
+        b = DumpBuilder(work / sid / "dump")
+        labels = scenario(b)
+        b.write()
+        alertname = labels.pop("alertname", DEFAULT_ALERT)
+        kind = next((k for k in _KINDS if labels.get(k)), "namespace")
+        yield sid, category.value, b.root, DiagnosticTask(
+            id=f"bench-{sid}", cluster_id="c", namespace=labels.get("namespace", "default"), priority=Priority.P2,
+            resource=ResourceInfo(kind=kind, name=labels.get(kind, ""), namespace=labels.get("namespace", "")),
+            context=TaskContext(alertname=alertname, labels={**labels, "alertname": alertname}))
+
+
+def corpus(work: Path, heldout: bool):
+    """The same for each incident of tests/corpus (its own alert payload, made into a task as offline does)."""
+    from agents.diagnose import target_from_alert, task_from_alert
+    from schemas.alertmanager import AlertmanagerPayload
+    from schemas.task import TaskLimits
+    from tests.corpus import build
+
+    for incident in build(work / "corpus", heldout=heldout):
+        alert = AlertmanagerPayload.model_validate(incident.expect.payload).alerts[0]
+        yield incident.id, incident.expect.category.value, incident.root, task_from_alert(
+            alert, target_from_alert(alert), "c", TaskLimits())
+
+
+async def measure(kb, cases) -> dict[str, list[dict]]:
     rows: dict[str, list[dict]] = defaultdict(list)
+    for _id, category, root, task in cases:
+        admission: list = []
+
+        async def lookup(task):
+            ctx = task.context
+            hits = await retrieve(kb, query_text(ctx.alertname, ctx.annotations.get("summary", ""), ctx.labels),
+                                  cluster_id=task.cluster_id)
+            admission.extend(h.entry for h in hits)
+            return best_score(hits), [h.entry for h in hits]
+
+        async def by_category(task, cat):
+            ctx = task.context
+            text = f"{cat.replace('_', ' ')} {query_text(ctx.alertname, ctx.annotations.get('summary', ''), ctx.labels)}"
+            return await for_category(kb, text, cat, cluster_id=task.cluster_id)
+
+        executor = in_process_executor({"c": DumpReader(root, cluster_id="c")})
+        topics = MemoryTopics()
+        loop = StepLoop(topics=topics, table={}, engine=RulesEngine(), executor=executor, knowledge_lookup=lookup,
+                        knowledge_for_category=by_category)
+        try:
+            out = await run_task(loop, topics, task, idle_seconds=0.2)
+        finally:
+            await executor.aclose()
+        attached = loop.table[task.id]["knowledge"]
+        rows[category].append({
+            "alert_right": sum(e.problem_category == category for e in admission[:3]),
+            "alert_n": len(admission[:3]),
+            "attached_right": sum(k["problem_category"] == category for k in attached),
+            "attached_n": len(attached),
+            "diagnosed": out.report.root_cause is not None and out.report.root_cause.category.value == category,
+        })
+    return rows
+
+
+async def run(work: Path, use_corpus: bool, heldout: bool) -> dict[str, list[dict]]:
+    kb = open_knowledge_base(KnowledgeSettings(path=work / "kb"), embedder=LocalMiniLMEmbedder())
     try:
-        for sid, scenario, category, _source, _detail in SCENARIOS:
-            b = DumpBuilder(work / sid / "dump")
-            labels = scenario(b)
-            b.write()
-            alertname = labels.pop("alertname", DEFAULT_ALERT)
-            admission: list = []
-
-            async def lookup(task):
-                ctx = task.context
-                hits = await retrieve(kb, query_text(ctx.alertname, "", ctx.labels), cluster_id=task.cluster_id)
-                admission.extend(h.entry for h in hits)
-                return best_score(hits), [h.entry for h in hits]
-
-            async def by_category(task, cat):
-                ctx = task.context
-                text = f"{cat.replace('_', ' ')} {query_text(ctx.alertname, '', ctx.labels)}"
-                return await for_category(kb, text, cat, cluster_id=task.cluster_id)
-
-            kind = next((k for k in _KINDS if labels.get(k)), "namespace")
-            task = DiagnosticTask(
-                id=f"bench-{sid}", cluster_id="c", namespace=labels.get("namespace", "default"), priority=Priority.P2,
-                resource=ResourceInfo(kind=kind, name=labels.get(kind, ""), namespace=labels.get("namespace", "")),
-                context=TaskContext(alertname=alertname, labels={**labels, "alertname": alertname}))
-            executor = in_process_executor({"c": DumpReader(b.root, cluster_id="c")})
-            topics = MemoryTopics()
-            loop = StepLoop(topics=topics, table={}, engine=RulesEngine(), executor=executor, knowledge_lookup=lookup,
-                            knowledge_for_category=by_category)
-            try:
-                out = await run_task(loop, topics, task, idle_seconds=0.2)
-            finally:
-                await executor.aclose()
-            attached = loop.table[task.id]["knowledge"]
-            rows[category.value].append({
-                "alert_right": sum(e.problem_category == category.value for e in admission[:3]),
-                "alert_n": len(admission[:3]),
-                "attached_right": sum(k["problem_category"] == category.value for k in attached),
-                "attached_n": len(attached),
-                "diagnosed": out.report.root_cause is not None and out.report.root_cause.category is category,
-            })
+        await kb.ingest_files(sorted(RUNBOOKS.glob("*.md")))
+        return await measure(kb, corpus(work, heldout) if use_corpus else scenarios(work))
     finally:
         await kb.close()
-    return rows
 
 
 def table(rows: dict[str, list[dict]]) -> None:
@@ -115,8 +140,12 @@ def table(rows: dict[str, list[dict]]) -> None:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", action="store_true", help="tests/corpus instead of the category scenarios")
+    parser.add_argument("--heldout", action="store_true", help="with --corpus: its held-out set")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        table(asyncio.run(measure(Path(tmp))))
+        table(asyncio.run(run(Path(tmp), args.corpus, args.heldout)))
 
 
 if __name__ == "__main__":
