@@ -73,6 +73,16 @@ class WorkerKnowledge:
                               cluster_id=task.cluster_id)
         return best_score(hits), [h.entry for h in hits]
 
+    async def for_category(self, task, category: str):  # noqa: ANN001, ANN201 - the step loop's knowledge_for_category
+        """The entries about `category` closest to the alert: for a report whose cause the alert's lookup missed."""
+        from agents.knowledge.retrieval import for_category, query_text
+
+        if self.kb is None:
+            return []
+        ctx = task.context
+        text = f"{category.replace('_', ' ')} {query_text(ctx.alertname, ctx.annotations.get('summary', ''), ctx.labels)}"
+        return await for_category(self.kb, text, category, cluster_id=task.cluster_id)
+
     def add_routes(self, web_app, topics: Topics, pipe: Pipeline) -> None:  # noqa: ANN001
         """The knowledge base's API (for `aetherius kb` while this worker owns the store), the feedback API,
         and Slack's interactivity endpoint (its own signature check; a public path) on the worker's app."""
@@ -152,7 +162,8 @@ def step_loop_extension(settings: Settings) -> Extension:
         llm = build_llm_engine(settings, load_registry(settings.gateway.registry_file))  # None: rules only
         knowledge = WorkerKnowledge(settings, topics)
         loop = register_step_loop(app, topics, settings, pipe, engine=RulesEngine(), executor=executor, llm=llm,
-                                  budget=budget, knowledge_lookup=knowledge.lookup if knowledge.kb else None)
+                                  budget=budget, knowledge_lookup=knowledge.lookup if knowledge.kb else None,
+                                  knowledge_for_category=knowledge.for_category if knowledge.kb else None)
         knowledge.register_feedback(app, loop.table)
         knowledge.add_routes(worker_web_app(app), topics, pipe)
 

@@ -88,7 +88,7 @@ async def diagnose_offline_run(dump_dir: str | Path, payload: AlertmanagerPayloa
     executor = in_process_executor({cluster_id: reader}, settings=settings.gateway, registry=registry,
                                    audit_sink=topics.audit_sink())
     limits = TaskLimits(max_steps=max_steps, timeout_seconds=settings.tasks.timeout_seconds,
-                        budget_usd=settings.tasks.budget_usd)
+                        budget_usd=settings.tasks.budget_usd, budget_tokens=settings.tasks.budget_tokens)
     task = task_from_alert(alert, target, cluster_id, limits)
     loop = StepLoop(topics=topics, table={}, engine=RulesEngine(), executor=executor,
                     llm=build_llm_engine(settings, registry) if engine != "rules" else None,

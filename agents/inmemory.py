@@ -139,7 +139,9 @@ async def run_task(loop: Any, topics: MemoryTopics, task: DiagnosticTask, *, idl
             await loop.on_step_event(StepEvent.from_bytes(record.value))
         else:
             await loop.on_command(TaskCommand.from_bytes(record.value))
-    for running in list(loop.running.values()):  # a finished task's calls are cancelled by the loop; let them end
+    # A finished task's tool calls are cancelled by the loop, a model call in flight finishes and books its cost:
+    # wait for both, so `costs` holds every token the server served.
+    for running in list(loop.running.values()):
         await asyncio.gather(running, return_exceptions=True)
     return InMemoryRun(
         report=report,

@@ -65,6 +65,7 @@ _DESCRIBING_WORDS: frozenset[str] = frozenset({
     "ttl", "expiry", "expiration", "expires", "enabled", "required", "type", "policy", "mode", "count", "size",
     "version", "header", "field", "selector", "namespace", "kind", "rotation", "endpoint", "issuer", "audience",
     "algorithm", "format", "source", "provider", "store", "class", "template", "env", "var", "location", "lifetime",
+    "tokens", "usage", "used", "limit", "budget",  # LLM token counts (prompt_tokens, token_usage, budget_tokens)
 })
 # `*_KEY` names that are not credentials.
 _PLAIN_KEY_KINDS: frozenset[str] = frozenset({

@@ -59,6 +59,7 @@ class TaskRuntime(BaseModel):
     steps: list[StepRecord] = Field(default_factory=list)  # the rules phase's tool calls
     consecutive_errors: int = 0
     cost_usd: float = 0.0
+    tokens_used: int = 0  # prompt + completion tokens of the model calls applied (limits.budget_tokens)
     cancel_requested: bool = False
     finished: bool = False
     termination_reason: str = ""
@@ -162,13 +163,13 @@ def _termination(rt: TaskRuntime, now: float) -> Termination | None:
         conv = rt.conversation
         term = check_termination(step_count=conv.tool_steps, elapsed_seconds=max(0.0, now - rt.started_at),
                                  cost_usd=rt.cost_usd, confidence=None, consecutive_errors=conv.consecutive_errors,
-                                 manual_stop=rt.cancel_requested, limits=rt.task.limits)
+                                 manual_stop=rt.cancel_requested, limits=rt.task.limits, tokens=rt.tokens_used)
         if term is not None and term.reason is TerminationReason.MAX_STEPS_REACHED and conv.concluding:
             return None  # the concluding turn may run past the step limit
         return term
     return check_termination(step_count=len(rt.steps), elapsed_seconds=max(0.0, now - rt.started_at),
                              cost_usd=rt.cost_usd, confidence=None, consecutive_errors=rt.consecutive_errors,
-                             manual_stop=rt.cancel_requested, limits=rt.task.limits)
+                             manual_stop=rt.cancel_requested, limits=rt.task.limits, tokens=rt.tokens_used)
 
 
 def complete(rt: TaskRuntime, number: int, output: dict[str, Any] | None, error: str, now: float,
@@ -361,7 +362,9 @@ def apply_turn(rt: TaskRuntime, outcome: TurnOutcome, now: float) -> tuple[TaskR
                                         "messages": conv.messages + outcome.messages,
                                         "steps": [s.model_dump(mode="json") for s in conv.steps + outcome.steps]})
     cost = outcome.cost.cost_usd if outcome.cost is not None else 0.0
-    update: dict[str, Any] = {"conversation": conv, "llm_turn": None, "cost_usd": round(rt.cost_usd + cost, 9)}
+    tokens = outcome.cost.prompt_tokens + outcome.cost.completion_tokens if outcome.cost is not None else 0
+    update: dict[str, Any] = {"conversation": conv, "llm_turn": None, "cost_usd": round(rt.cost_usd + cost, 9),
+                              "tokens_used": rt.tokens_used + tokens}
     if outcome.action == "answer":
         update["answer"] = outcome.answer
     elif outcome.action in ("invalid", "error"):

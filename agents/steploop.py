@@ -43,6 +43,7 @@ from prometheus_client import Counter, Histogram
 
 from agents import runtime as rt_logic
 from agents.engine import Engine, target_for_task
+from agents.knowledge.attach import MAX_ATTACHED, attachable, attachment_note
 from agents.llm.answer import LLMAnswer
 from agents.llm.conversation import Conversation
 from agents.llm.engine import LLMEngine
@@ -107,9 +108,14 @@ class StepLoop:
     llm: LLMEngine | None = None
     budget: BudgetState | None = None
     knowledge_lookup: KnowledgeLookup | None = None
+    # Entries about one problem category (agents.knowledge.retrieval.for_category): what a report is given when
+    # none of the entries found from its alert is about the cause it names (agents.knowledge.attach).
+    knowledge_for_category: Callable[[DiagnosticTask, str], Awaitable[list[KnowledgeEntry]]] | None = None
     # Which engine may diagnose: "auto" decides per task (SRS §5.9.2, the worker's way); "rules" never calls a
     # model; "llm" always hands the rules' findings to the model (`aetherius diagnose --engine`).
     engine_choice: Literal["auto", "rules", "llm"] = "auto"
+    # `tasks.budget_tokens`: a task admitted without a token budget gets this one (None: tokens are not limited).
+    budget_tokens: int | None = None
     sem: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_TOOL_CALLS_IN_FLIGHT))
     llm_sem: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_LLM_CALLS_IN_FLIGHT))
     running: dict[tuple[str, int], asyncio.Task] = field(default_factory=dict)
@@ -172,6 +178,8 @@ class StepLoop:
     async def on_admission(self, task: DiagnosticTask) -> None:
         if self.row(task.id) is not None:
             return  # redelivered admission: the row already exists
+        if task.limits.budget_tokens is None and self.budget_tokens is not None:
+            task = task.model_copy(update={"limits": task.limits.model_copy(update={"budget_tokens": self.budget_tokens})})
         decision, score, entries = await self.choose(task)
         STRATEGIES.labels(strategy=decision.strategy.value).inc()
         now = time.time()
@@ -347,18 +355,45 @@ class StepLoop:
     async def _report(self, rt: TaskRuntime, result: DiagnosticResult, status: TaskStatus, reason: str) -> None:
         result = result.model_copy(update={"task_id": rt.task.id, "cluster_id": rt.task.cluster_id,
                                            "termination_reason": reason})
+        result, knowledge = await self._attach_knowledge(rt, result)
         now = datetime.now(timezone.utc)
-        final = rt.task.model_copy(update={"status": status, "completed_at": now, "status_reason": reason})
+        final = rt.task.model_copy(update={"status": status, "completed_at": now, "status_reason": reason,
+                                           "metadata": {**rt.task.metadata, "knowledge_ids": [k.id for k in knowledge]}})
         done = rt.model_copy(update={"finished": True, "termination_reason": reason, "task": final, "report": result,
-                                     "report_pending": True})
+                                     "report_pending": True, "knowledge": knowledge})
         self.store(done)
         await self._publish_report(done)
         category = result.root_cause.category.value if result.root_cause else "none"
         REPORTS.labels(category=category, engine=result.engine).inc()
         TASK_DURATION.labels(status=status.value, priority=rt.task.priority.value).observe(
             max(0.0, time.time() - rt.started_at))
-        for key in [k for k in self.running if k[0] == rt.task.id]:
+        for key in [k for k in self.running if k[0] == rt.task.id and k[1] != rt.llm_turn]:
             self.running.pop(key).cancel()
+        # A model call in flight is left to finish: the server generates (and bills) it whatever we do, and
+        # `_run_turn` then publishes its CostRecord, so the budget books every token served. Its outcome finds
+        # the row finished and changes nothing else.
+
+    async def _attach_knowledge(self, rt: TaskRuntime,
+                                result: DiagnosticResult) -> tuple[DiagnosticResult, list[KnowledgeEntry]]:
+        """Only knowledge about the report's category travels with it, and so is trained by feedback on it; when
+        the alert's lookup found none, the entries about that category are looked up. The report says which."""
+        category = result.root_cause.category.value if result.root_cause else "unknown"
+        kept, dropped = attachable(rt.knowledge, category)
+        found: list[KnowledgeEntry] = []
+        if (category != "unknown" and self.knowledge_for_category is not None
+                and not any(k.problem_category == category for k in kept)):
+            try:
+                found = [k for k in await self.knowledge_for_category(rt.task, category)
+                         if k.problem_category == category and k.id not in {e.id for e in kept}]
+            except Exception:  # noqa: BLE001 - a broken knowledge base must not hold the report back
+                log.exception("knowledge lookup by category failed", extra={"task_id": rt.task.id})
+        if not rt.knowledge and not found:
+            return result, []
+        attached = (kept + found)[:MAX_ATTACHED]
+        gone = {f"knowledge:{k.id}" for k in dropped}
+        artifacts = [a for a in result.artifacts if a.name not in gone] + [
+            ResultArtifact(name="knowledge", content=attachment_note(category, kept, found, dropped))]
+        return result.model_copy(update={"artifacts": artifacts}), attached
 
     async def _publish_report(self, rt: TaskRuntime) -> None:
         """Send the finished row's report and final snapshot, wait until the broker has both, then record that.
@@ -580,11 +615,13 @@ def _diagnostic_step(task_id: str, s: StepRecord) -> DiagnosticStep:
 
 def register_step_loop(app: faust.App, topics: Topics, settings: Settings, pipe: Pipeline,
                        engine: Engine, executor: ToolExecutor, *, llm: LLMEngine | None = None,
-                       budget: BudgetState | None = None,
-                       knowledge_lookup: KnowledgeLookup | None = None) -> StepLoop:
+                       budget: BudgetState | None = None, knowledge_lookup: KnowledgeLookup | None = None,
+                       knowledge_for_category: Callable[[DiagnosticTask, str], Awaitable[list[KnowledgeEntry]]]
+                       | None = None) -> StepLoop:
     table = app.Table("runtime", default=None, partitions=settings.kafka.partitions)
     loop = StepLoop(topics=topics, table=table, engine=engine, executor=executor, llm=llm, budget=budget,
-                    knowledge_lookup=knowledge_lookup, service_role=settings.tasks.service_role)
+                    knowledge_lookup=knowledge_lookup, knowledge_for_category=knowledge_for_category,
+                    service_role=settings.tasks.service_role, budget_tokens=settings.tasks.budget_tokens)
     deadletters = topics["deadletter"]
 
     async def on_record(event: faust.EventT) -> None:

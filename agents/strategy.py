@@ -139,6 +139,8 @@ def decide_for_task(task: DiagnosticTask, llm: LLMSettings, *, knowledge_match: 
     remaining = 100.0 if task_ledger is None else task_ledger.remaining_pct
     if task_ledger is None and task.limits.budget_usd <= 0:
         remaining = 0.0
+    if task.limits.budget_tokens == 0:  # no token may be spent: no model call, whatever the price
+        remaining = 0.0
     return choose_strategy(knowledge_match=knowledge_match, llm_configured=llm.configured,
                            ai_available=ai_available, budget_remaining_pct=remaining, complexity=complexity,
                            cheap_model=llm.cheap_model, strong_model=llm.strong_model)

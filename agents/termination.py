@@ -16,6 +16,8 @@ Precedence, when several conditions hold at once (the first match wins):
                            crossed on the way to it; calling it "partial" would hide a good diagnosis.
 3. budget_exceeded       - money is the hardest limit and the admin must hear about it (only once something
                            was spent: a $0 budget allows no model call, but the free rule engine still runs).
+                           Tokens count too (`limits.budget_tokens`): a local model priced at 0 spends no
+                           dollars, but its tokens are the same hours of a GPU or CPU.
 4. timeout               - the time is up; partial results are kept.
 5. too_many_errors       - 3 consecutive failed steps: the evidence is broken, the task fails and
                            goes to a human rather than being dressed up as a partial success.
@@ -104,14 +106,16 @@ def check_termination(
     confidence_threshold: float = CONFIDENCE_THRESHOLD,
     max_consecutive_errors: int = MAX_CONSECUTIVE_ERRORS,
     security_event: str = "",
+    tokens: int = 0,
 ) -> Termination | None:
     """None to continue, else the `Termination` that applies (see the module docstring for precedence).
 
     `confidence` is the current root-cause confidence, None while there is no candidate answer;
-    `security_event` the kind of a security rejection this task caused ("" when none).
+    `security_event` the kind of a security rejection this task caused ("" when none); `tokens` the prompt and
+    completion tokens its model calls used.
     """
     for name, value in (("step_count", step_count), ("elapsed_seconds", elapsed_seconds),
-                        ("cost_usd", cost_usd), ("consecutive_errors", consecutive_errors)):
+                        ("cost_usd", cost_usd), ("consecutive_errors", consecutive_errors), ("tokens", tokens)):
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
             raise _progress_error(name, value)
     if confidence is not None and not (0.0 <= confidence <= 1.0):
@@ -129,6 +133,10 @@ def check_termination(
         return Termination(reason=TerminationReason.BUDGET_EXCEEDED, status=TaskStatus.COMPLETED,
                            result_status="stopped_by_budget", partial=True, notify_admin=True,
                            note=f"task cost ${cost_usd:.4f} reached its budget ${limits.budget_usd:.2f}")
+    if tokens > 0 and limits.budget_tokens is not None and tokens >= limits.budget_tokens:
+        return Termination(reason=TerminationReason.BUDGET_EXCEEDED, status=TaskStatus.COMPLETED,
+                           result_status="stopped_by_budget", partial=True, notify_admin=True,
+                           note=f"task used {tokens} tokens, its budget is {limits.budget_tokens}")
     if elapsed_seconds >= limits.timeout_seconds:
         return Termination(reason=TerminationReason.TIMEOUT, status=TaskStatus.TIMEOUT,
                            result_status="timeout", partial=True,

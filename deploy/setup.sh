@@ -70,4 +70,5 @@ if [ "$TEST" = 1 ]; then
   # Test-only tools: one script each, built or fetched once and then answered from its cache.
   step "helm for the chart tests (built once from the Go module proxy, then cached)"
   bash deploy/tools/install-helm.sh
+  bash deploy/tools/install-llama-server.sh >/dev/null || [ $? -eq 3 ]  # real-model LLM tests: built once, cached (3: impossible here, they skip)
 fi

@@ -35,5 +35,6 @@ class CostRecord(Record):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    price_assumed: bool = False  # charged at `llm.assumed_price`, not a price from the table
     task_type: str = "diagnosis"
     at: datetime = Field(default_factory=utcnow)

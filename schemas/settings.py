@@ -5,12 +5,13 @@ Nested fields take env vars with a double underscore: `AETHERIUS_PIPELINE__DEDUP
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from schemas.analytics_settings import AnalyticsSettings
@@ -67,6 +68,9 @@ class TaskDefaults(BaseModel):
     max_steps: int = Field(default=10, ge=1, le=20)
     timeout_seconds: float = 600.0
     budget_usd: float = 0.50
+    # Tokens (prompt + completion) one task may spend on model calls, whatever their price: what holds a local
+    # model priced at 0, for which a dollar budget means nothing. 0: no model call.
+    budget_tokens: int = Field(default=200_000, ge=0)
     daily_budget_usd: float = 1000.0
     monthly_budget_usd: float = 25000.0
     # The role the tool calls of alert- and event-triggered tasks run with (gateway safety layer 4). No person
@@ -87,16 +91,62 @@ class WorkerSettings(BaseModel):
     producer_linger_ms: int = Field(default=5, ge=0, le=1000)
 
 
+def price_table_key(prices: dict[str, tuple[float, float]], name: str) -> str | None:
+    """The `llm.prices` key that prices model `name`: the exact name, else the longest key it starts with
+    (providers answer with dated names, "gpt-4o-2024-08-06", the table holds "gpt-4o"). None: not priced."""
+    if not name:
+        return None
+    if name in prices:
+        return name
+    return max((key for key in prices if name.startswith(key)), key=len, default=None)
+
+
 class LLMSettings(BaseModel):
     base_url: str | None = None  # OPENAI_BASE_URL is honoured too
     api_key: SecretStr | None = None  # OPENAI_API_KEY is honoured too
     cheap_model: str = "gpt-4o-mini"
     strong_model: str = "gpt-4o"
-    timeout_seconds: float = 60.0
-    # USD per 1M tokens: {model: [input, output]}
+    # One model call: how long to wait for the whole answer. A call that times out is not retried (the server
+    # may still be generating it); connection errors, 429 and 5xx are, once.
+    timeout_seconds: float = Field(default=60.0, gt=0)
+    # The most tokens one call may generate; a rambling model otherwise writes to the end of its context.
+    max_tokens: int = Field(default=1024, ge=16)
+    # The request field `max_tokens` goes in: OpenAI's o-series models only take `max_completion_tokens`; most
+    # other servers (vLLM, Ollama, llama.cpp, LiteLLM) take `max_tokens`.
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    # USD per 1M tokens: {model: [input, output]}. Both configured models must be priced (a local model at
+    # [0, 0]: its tasks are then held by `tasks.budget_tokens`); an unpriced model is a configuration error...
     prices: dict[str, tuple[float, float]] = Field(default_factory=lambda: {
         "gpt-4o-mini": (0.15, 0.60), "gpt-4o": (2.50, 10.0),
     })
+    # ...unless a price is assumed for it explicitly: then it is charged this, and its reports say "price assumed".
+    assumed_price: tuple[float, float] | None = None
+
+    @field_validator("prices")
+    @classmethod
+    def _prices_are_amounts(cls, value: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        bad = sorted(k for k, v in value.items() if not all(math.isfinite(x) and x >= 0 for x in v))
+        if bad:
+            raise ValueError(f"prices must be finite and >= 0 (USD per 1M tokens): {', '.join(bad)}")
+        return value
+
+    @field_validator("assumed_price")
+    @classmethod
+    def _assumed_is_an_amount(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not all(math.isfinite(x) and x >= 0 for x in value):
+            raise ValueError("must be finite and >= 0 (USD per 1M tokens)")
+        return value
+
+    @model_validator(mode="after")
+    def _models_are_priced(self) -> "LLMSettings":
+        if self.assumed_price is None:
+            unpriced = [f"{field}={name!r}" for field, name in (("cheap_model", self.cheap_model),
+                                                                  ("strong_model", self.strong_model))
+                        if price_table_key(self.prices, name) is None]
+            if unpriced:
+                raise ValueError(f"no price for {', '.join(unpriced)}: add it to llm.prices (USD per 1M tokens, "
+                                 "[0, 0] for a local model) or set llm.assumed_price")
+        return self
 
     @property
     def configured(self) -> bool:

@@ -49,6 +49,9 @@ class TaskLimits(BaseModel):
     max_steps: int = Field(default=10, ge=1, le=20)
     timeout_seconds: float = Field(default=600.0, gt=0)
     budget_usd: float = Field(default=0.50, ge=0)
+    # Tokens the task's model calls may use (prompt + completion); None: the worker's `tasks.budget_tokens`,
+    # filled in at admission.
+    budget_tokens: int | None = Field(default=None, ge=0)
 
 
 class DiagnosticTask(Record):

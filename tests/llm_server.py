@@ -1,11 +1,12 @@
 """A local OpenAI-compatible chat-completions server for tests, scripted reply by reply.
 
 A stand-in for a model, not for the protocol: no real model can judge-ably diagnose here (SmolLM2 is
-too weak, see stack notes), but the wire format is OpenAI's (`POST /v1/chat/completions`, the
-`chat.completion` object, `tool_calls`, `usage`, `{"error": {...}}` bodies), so the real `openai`
-client talks to it unchanged. Like the real API it refuses a malformed conversation (400): every
-assistant `tool_calls` entry must be answered by a `tool` message before the next turn, and a tool
-message must answer a call that was made.
+too weak, see stack notes; tests/test_llm_real_model.py runs it for the wire format), but the wire format is
+OpenAI's (`POST /v1/chat/completions`, the `chat.completion` object, `tool_calls`, `usage`, `{"error": {...}}`
+bodies), so the real `openai` client talks to it unchanged. Like the strictest real servers it refuses a
+malformed conversation (400): every assistant `tool_calls` entry must be answered by a `tool` message before
+the next turn, a tool message must answer a call that was made, and message content must be a string
+(llama.cpp's server refuses an assistant `content: null`).
 
     async with LLMTestServer([ToolCalls([("get_pod", {...})], usage=(900, 40)), Answer({...})]) as srv:
         settings = LLMSettings(base_url=srv.base_url, api_key="test")
@@ -43,6 +44,7 @@ class Answer:
 class HttpError:
     status: int
     message: str = "scripted failure"
+    retry_after: float | None = None  # sent as the Retry-After header (e.g. with a 429)
 
 
 @dataclass
@@ -105,7 +107,10 @@ class LLMTestServer:
             await asyncio.sleep(reply.seconds)
             reply = reply.then
         if isinstance(reply, HttpError):
-            return _error(reply.status, reply.message)
+            response = _error(reply.status, reply.message)
+            if reply.retry_after is not None:
+                response.headers["Retry-After"] = str(reply.retry_after)
+            return response
         if isinstance(reply, RawBody):
             return web.Response(status=200, text=reply.body, content_type=reply.content_type)
         return web.json_response(self._completion(body, reply))
@@ -158,6 +163,9 @@ def _check_conversation(body: dict[str, Any]) -> str:
         if open_calls:
             return f"messages[{i}]: tool calls {sorted(open_calls)} were not answered"
         if role == "assistant":
+            # OpenAI takes null beside tool_calls, llama.cpp's server and LM Studio refuse it: a string works everywhere.
+            if not isinstance(m.get("content"), str):
+                return f"messages[{i}].content must be a string (null is refused by llama.cpp's server)"
             open_calls = {c["id"] for c in m.get("tool_calls") or []}
     if open_calls:
         return f"tool calls {sorted(open_calls)} were not answered"

@@ -16,10 +16,10 @@ from tests.test_rules_golden import POD, build
 AETHERIUS = [str(Path(sys.executable).with_name("aetherius"))]  # the installed console script, as users run it
 
 
-def aetherius(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def aetherius(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("AETHERIUS_", "OPENAI_"))}
     full_env.update(env or {})
-    return subprocess.run([*AETHERIUS, "diagnose", *args], capture_output=True, text=True, timeout=60,
+    return subprocess.run([*AETHERIUS, "diagnose", *args], capture_output=True, text=True, timeout=timeout,
                           env=full_env, cwd=Path(__file__).resolve().parents[1])
 
 

@@ -8,12 +8,13 @@ import pytest
 
 from agents.llm import AnswerError, LLMNotConfigured, builtin_specs, cost_usd, make_client, parse_answer, price_for
 from agents.llm.client import PLACEHOLDER_KEY
+from agents.llm.pricing import UnpricedModel
 from agents.llm.prompts import initial_messages, knowledge_text, system_prompt
-from agents.llm.tools import function_definitions, specs_from_registry
+from agents.llm.tools import ToolSpec, function_definitions, specs_from_registry
 from agents.tools.builtin import BUILTIN_TOOLS
 from schemas.knowledge import KnowledgeEntry
 from schemas.result import DiagnosticResult, Evidence, ProblemCategory, ResultSummary, RootCauseAnalysis
-from schemas.settings import LLMSettings
+from schemas.settings import LLMSettings, SettingsError, load_settings
 from schemas.signal import Priority
 from schemas.task import DiagnosticTask, ResourceInfo, TaskContext
 
@@ -46,12 +47,24 @@ def test_prices_exact_dated_variant_and_unknown_model():
     assert dated.matched == "gpt-4o" and not dated.assumed
     assert price_for(prices, "gpt-4o-mini-2024-07-18").matched == "gpt-4o-mini"  # the longest prefix wins
     assert price_for(prices, "requested-alias", "gpt-4o-mini").matched == "gpt-4o-mini"  # the reported name
-    unknown = price_for(prices, "llama-3-70b")
-    assert unknown.assumed and (unknown.input_per_m, unknown.output_per_m) == (2.50, 10.0)  # never under-charge
+    with pytest.raises(UnpricedModel, match="llama-3-70b"):  # never a silent guess
+        price_for(prices, "llama-3-70b")
+    assumed = price_for(prices, "llama-3-70b", assumed=(0.5, 1.5))  # only when configured, and flagged
+    assert assumed.assumed and (assumed.input_per_m, assumed.output_per_m) == (0.5, 1.5)
     assert cost_usd(dated, 1_000_000, 100_000) == pytest.approx(3.50)
-    assert cost_usd(price_for({}, "x"), 1000, 1000) == pytest.approx(0.0125)
     with pytest.raises(ValueError):
         cost_usd(dated, -1, 0)
+
+
+def test_an_unpriced_model_is_a_configuration_error_unless_a_price_is_assumed():
+    with pytest.raises(SettingsError, match=r"no price for cheap_model='smollm2'.*llm.assumed_price"):
+        load_settings(llm={"cheap_model": "smollm2", "strong_model": "gpt-4o"})
+    local = load_settings(llm={"cheap_model": "smollm2", "strong_model": "smollm2", "prices": {"smollm2": [0, 0]}})
+    assert local.llm.prices["smollm2"] == (0, 0)
+    assumed = load_settings(llm={"cheap_model": "mine", "strong_model": "mine", "assumed_price": [1, 2]})
+    assert assumed.llm.assumed_price == (1, 2)
+    with pytest.raises(SettingsError, match="prices must be finite"):
+        load_settings(llm={"prices": {"gpt-4o": [-1, 0], "gpt-4o-mini": [0, 0]}})
 
 
 def test_tool_specs_cover_every_builtin_tool_with_its_parameters():
@@ -145,3 +158,23 @@ def test_specs_from_the_gateway_registry_filtered_by_role_and_cluster():
                  "clusters": ["prod"]}]
     assert [s.id for s in specs_from_registry(narrowed, role="sre", cluster_id="prod")] == ["list_nodes"]
     assert [s.id for s in specs_from_registry(narrowed, role="admin", cluster_id="dev")] == ["get_pod"]
+
+
+def test_schemas_sent_to_the_model_keep_what_grammar_converters_take():
+    """The gateway's patterns (DNS names with `\\.`) stay in the gateway: llama.cpp's json-schema-to-grammar fails
+    on them. Types, enums, bounds, lengths, descriptions and the required list reach the model."""
+    registry = pytest.importorskip("agents.tools.registry")
+    tools = registry.load_registry().tools
+    defs = function_definitions(specs_from_registry(tools))
+    sent = json.dumps(defs)
+    assert '"pattern"' not in sent and any(t.json_schema() != d["function"]["parameters"] for t, d in zip(tools, defs))
+    pod = next(d["function"]["parameters"] for d in defs if d["function"]["name"] == "get_pod")
+    full = next(t.json_schema() for t in tools if t.id == "get_pod")
+    assert pod["required"] == full["required"] and pod["additionalProperties"] is False
+    for name, prop in full["properties"].items():
+        assert pod["properties"][name] == {k: v for k, v in prop.items() if k != "pattern"}
+    nested = {"type": "object", "properties": {"pattern": {"type": "string", "pattern": "^a$", "format": "x"},
+                                               "xs": {"type": "array", "items": {"type": "string", "pattern": "b"}}},
+              "$defs": {}, "anyOf": []}
+    assert function_definitions([ToolSpec(id="t", description="d", parameters=nested)])[0]["function"]["parameters"] == {
+        "type": "object", "properties": {"pattern": {"type": "string"}, "xs": {"type": "array", "items": {"type": "string"}}}}

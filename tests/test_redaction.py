@@ -135,3 +135,11 @@ def test_large_text_keeps_every_secret_out() -> None:
 def test_a_host_and_port_or_a_url_path_is_not_a_setting(text: str) -> None:
     """Host names and URL paths that contain `auth`, `token` or `key` are evidence (which dependency failed)."""
     assert redact_text(text) == text
+
+
+def test_llm_token_counts_are_not_secrets() -> None:
+    usage = {"token_usage": {"model": "m", "prompt_tokens": 812, "completion_tokens": 40, "cost_usd": 0.0},
+             "limits": {"budget_tokens": 200000}, "max_tokens": 1024, "access_token": "ya29.a0AfH6SMBxyz"}
+    out = redact_obj(usage)
+    assert out["token_usage"] == usage["token_usage"] and out["limits"] == usage["limits"] and out["max_tokens"] == 1024
+    assert out["access_token"].startswith("[REDACTED")

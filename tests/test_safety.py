@@ -272,3 +272,12 @@ def test_check_is_pure() -> None:
     first = check_call(REGISTRY, "get_pod", args, "sre", "c")
     assert args == {"namespace": "a", "name": "b"}
     assert check_call(REGISTRY, "get_pod", args, "sre", "c") == first
+
+
+def test_an_html_entity_is_judged_as_the_character_it_stands_for() -> None:
+    """A small model writes `&#34;` for a quote: that `;` is no command separator. An encoded separator is."""
+    from agents.tools.safety import judge_value
+
+    assert judge_value('Kubernetes namespace (DNS-1123 label).&#34;, &#34;namespace&#34') is None
+    encoded = judge_value("web&#59; rm -rf /")
+    assert encoded is not None and encoded[0].value in ("destructive_operation", "injection_attempt")

@@ -63,7 +63,9 @@ def alert(labels: dict, name: str) -> list[tuple[bytes, bytes]]:
 def answer(category: str = "dns_failure", confidence: float = 0.9) -> dict:
     return {"summary": {"problem": "lookups of payments.shop fail", "impact": "checkout is down"},
             "root_cause": {"description": "CoreDNS answers NXDOMAIN", "category": category, "severity": "high",
-                           "evidence": [{"source": "logs/shop/frontend", "detail": "no such host", "kind": "log"}]},
+                           # what the rule engine read (an answer citing anything no step returned is refused)
+                           "evidence": [{"source": "pod/shop/frontend-5c6d7e8f9-ax0q0/status",
+                                         "detail": "phase=Running restarts=0", "kind": "field"}]},
             "recommendations": [{"priority": 1, "action": "check CoreDNS", "risk": "low",
                                  "command": "kubectl -n kube-system get pods -l k8s-app=kube-dns"}],
             "confidence": confidence}

@@ -74,7 +74,7 @@ def sent(loop: StepLoop, topic: str) -> list[bytes]:
 def llm() -> LLMEngine:
     """Configured but never called in these tests (no turn is opened before the rules finish)."""
     return LLMEngine(LLMSettings(base_url="http://127.0.0.1:9/v1", api_key="x", cheap_model="cheap",
-                                 strong_model="strong"))
+                                 strong_model="strong", prices={"cheap": (0.1, 0.4), "strong": (1.0, 4.0)}))
 
 
 def test_a_strong_knowledge_match_is_knowledge_based(dump):

@@ -14,7 +14,8 @@ from schemas.settings import LLMSettings
 from schemas.signal import Priority
 from schemas.task import DiagnosticTask, ResourceInfo, TaskContext
 
-LLM = LLMSettings(base_url="http://127.0.0.1:1/v1", cheap_model="cheap", strong_model="strong")
+LLM = LLMSettings(base_url="http://127.0.0.1:1/v1", cheap_model="cheap", strong_model="strong",
+                  prices={"cheap": (0.1, 0.4), "strong": (1.0, 4.0)})
 AT = datetime(2026, 11, 25, 12, tzinfo=timezone.utc)
 
 

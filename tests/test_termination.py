@@ -72,3 +72,15 @@ def test_precedence_is_manual_then_answer_then_budget_timeout_errors_steps():
 def test_nonsense_progress_is_refused_by_name(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         check(**bad)
+
+
+def test_tokens_are_a_budget_too_for_a_model_priced_at_zero():
+    limits = TaskLimits(budget_tokens=5000)
+    assert check(cost_usd=0.0, tokens=4999, limits=limits) is None
+    stop = check(cost_usd=0.0, tokens=5000, limits=limits)
+    assert stop.reason is TerminationReason.BUDGET_EXCEEDED and stop.result_status == "stopped_by_budget"
+    assert "5000 tokens" in stop.note
+    assert check(cost_usd=0.0, tokens=10**9) is None  # no token budget given: dollars only
+    assert check(cost_usd=0.0, tokens=0, limits=TaskLimits(budget_tokens=0)) is None  # nothing spent, nothing to stop
+    with pytest.raises(ValueError, match="tokens"):
+        check(tokens=-1)

@@ -1,11 +1,13 @@
 """What the step loop needs from the knowledge base: the best match and its score (SRS §5.9.2:
->= 0.8 -> knowledge-based strategy), and a redacted context block for the LLM prompt."""
+>= 0.8 -> knowledge-based strategy), a redacted context block for the LLM prompt, and the entries about one
+problem category (`for_category`: for a report whose cause the alert's lookup missed; see agents.knowledge.attach)."""
 
 from __future__ import annotations
 
 from agents.knowledge.base import KnowledgeBase, SearchHit
 from agents.knowledge.filters import EntryFilter
 from agents.redaction import redact_text
+from schemas.knowledge import KnowledgeEntry
 
 MAX_CONTEXT_CHARS = 6000
 
@@ -41,3 +43,10 @@ def context_block(hits: list[SearchHit], max_chars: int = MAX_CONTEXT_CHARS) -> 
         parts.append(part)
         used += len(part)
     return redact_text("\n\n".join(parts))
+
+
+async def for_category(kb: KnowledgeBase, text: str, category: str, *, cluster_id: str | None = None,
+                       top_k: int = 3) -> list[KnowledgeEntry]:
+    """The entries about `category` that best match `text` (for a report whose cause the alert lookup missed)."""
+    hits = await kb.search(text, top_k, EntryFilter(cluster_id=cluster_id, problem_category=category))
+    return [h.entry for h in hits]

@@ -61,6 +61,9 @@ class Conversation(Record):
     # The role the task's tool calls run as (agents.runtime.tool_caller): the model is offered only the tools
     # that role may call, so it does not spend steps on tools the gateway would refuse. None: every tool.
     role: str | None = None
+    # The rule engine's findings as the model was given them: with the tool messages, the record an answer's
+    # evidence must come from (agents.llm.grounding).
+    findings: str = ""
     phase: Phase = Phase.LLM
     tools_enabled: bool = True  # False once asked to conclude (step limit)
     concluding: str = ""  # the termination reason that asked for a final answer

@@ -11,21 +11,29 @@ How a diagnosis ends (`DiagnosticResult.termination_reason`):
   `model_concluded` (a complete but less certain answer), or the termination that asked it to conclude;
 - the step limit is reached: one last turn without tools asks the model to conclude from what it has
   (`max_steps_reached`, partial) - the evidence is paid for, so it is used;
-- a malformed answer is corrected once; a second one hands over to the rule engine (`llm_invalid_answer`);
-- the endpoint fails (timeout, HTTP error, unreachable, after the client's retries): rule engine
-  (`llm_unavailable`), as SRS §5.7.4 says for AI service errors;
+- a malformed answer, or one whose evidence was not returned by this task's tool calls (agents.llm.grounding),
+  is corrected once; a second one hands over to the rule engine (`llm_invalid_answer`);
+- the endpoint fails (HTTP error, unreachable, after one retry; a timed-out call is not retried: the server
+  may still be generating it): rule engine (`llm_unavailable`), as SRS §5.7.4 says for AI service errors;
 - budget, timeout, too many errors, manual stop (SRS §5.9.4): rule engine, with that reason and status.
 A rule-engine answer keeps the LLM's steps and token usage, and names why in an `llm_fallback` artifact.
+
+Requests are shaped for the servers users run (OpenAI, vLLM, Ollama, llama.cpp, LiteLLM): `tool_choice: "auto"`
+whenever tools are sent (llama.cpp's server ignores tools without it), an assistant turn that only calls tools
+carries `content: ""` (llama.cpp and LM Studio refuse `null`, OpenAI and the others take ""), every call is
+capped at `llm.max_tokens`, and tool schemas are simplified for grammar converters (agents.llm.tools).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Literal
 
+import openai
 from openai import AsyncOpenAI
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,9 +41,11 @@ from agents.llm.answer import AnswerError, LLMAnswer, parse_answer
 from agents.llm.client import make_client
 from agents.llm.conversation import (MAX_STEP_TEXT, Conversation, PendingCall, Phase, accept_tool_calls, close_round,
                                      step_id, unresolved)
+from agents.llm.grounding import record_words, tool_outputs, ungrounded
 from agents.llm.metrics import LLM_CALL_SECONDS, LLM_CALLS, LLM_COST, LLM_FALLBACKS, LLM_TOKENS
 from agents.llm.pricing import cost_usd, price_for
-from agents.llm.prompts import Knowledge, RuleFindings, conclude_message, correction_message, initial_messages
+from agents.llm.prompts import (Knowledge, RuleFindings, conclude_message, correction_message, findings_text,
+                                initial_messages)
 from agents.llm.tools import ToolSpec, builtin_specs, function_definitions
 from agents.termination import CONFIDENCE_THRESHOLD, Termination, TerminationReason, check_termination
 from schemas.audit import CostRecord
@@ -56,7 +66,10 @@ class EngineOptions(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     max_tool_output_chars: int = Field(default=12_000, ge=500)  # per call, as the model sees it
-    max_retries: int = Field(default=1, ge=0)  # the openai client's own retries
+    # Retries of a call that failed before the model generated anything: connection refused or reset, 429, 5xx.
+    # A call that timed out is never retried (the server may still be generating it: asking again pays twice).
+    max_retries: int = Field(default=1, ge=0)
+    retry_delay_seconds: float = Field(default=0.5, ge=0)  # doubled per retry; a 429's Retry-After wins (<= 10 s)
     temperature: float | None = 0.0
     confidence_threshold: float = CONFIDENCE_THRESHOLD
     min_call_timeout_seconds: float = 1.0
@@ -88,7 +101,7 @@ class LLMEngine:
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.settings = settings
         self.options = options or EngineOptions()
-        self.client = client or make_client(settings, max_retries=self.options.max_retries)
+        self.client = client or make_client(settings, max_retries=0)  # retries are ours: see `_create`
         self.tools = builtin_specs() if tools is None else tools
         self._defs_by_role: dict[str | None, list[dict[str, Any]]] = {}
         self.clock = clock
@@ -105,14 +118,15 @@ class LLMEngine:
               knowledge: Knowledge = None, role: str | None = None) -> Conversation:
         return Conversation(task=task, model=model or self.settings.cheap_model, role=role,
                             messages=initial_messages(task, findings=findings, knowledge=knowledge),
-                            started_at=self.clock())
+                            findings=findings_text(findings), started_at=self.clock())
 
     def termination(self, conv: Conversation, *, manual_stop: bool = False) -> Termination | None:
         """SRS §5.9.4 for this conversation; the step limit does not stop the concluding turn."""
         term = check_termination(
             step_count=conv.tool_steps, elapsed_seconds=conv.elapsed_seconds(self.clock()),
             cost_usd=conv.usage.cost_usd, confidence=None, consecutive_errors=conv.consecutive_errors,
-            manual_stop=manual_stop, limits=conv.task.limits, confidence_threshold=self.options.confidence_threshold)
+            manual_stop=manual_stop, limits=conv.task.limits, confidence_threshold=self.options.confidence_threshold,
+            tokens=conv.usage.tokens)
         if term is not None and term.reason is TerminationReason.MAX_STEPS_REACHED and conv.concluding:
             return None
         return term
@@ -129,15 +143,17 @@ class LLMEngine:
             raise ValueError(f"task {conv.task_id}: turn() needs phase 'llm', the conversation is in {conv.phase.value!r}")
         number, ordinal, started = conv.next_step, conv.llm_calls + 1, self.clock()
         base = conv.model_copy(update={"next_step": number + 1, "llm_calls": ordinal})
-        kwargs: dict[str, Any] = {"model": conv.model, "messages": conv.messages, "timeout": self._call_timeout(conv)}
+        kwargs: dict[str, Any] = {"model": conv.model, "messages": conv.messages,
+                                  self.settings.max_tokens_field: self.settings.max_tokens}
         defs = self.tool_definitions(conv.role) if conv.tools_enabled else []
         if defs:
             kwargs["tools"] = defs
+            kwargs["tool_choice"] = "auto"
         if self.options.temperature is not None:
             kwargs["temperature"] = self.options.temperature
         try:
             with LLM_CALL_SECONDS.labels(conv.model).time():
-                response = await self.client.chat.completions.create(**kwargs)
+                response = await self._create(conv, kwargs)
             if not isinstance(getattr(response, "choices", None), list):  # e.g. an HTML error page with status 200
                 raise ValueError(f"the endpoint did not answer with a chat completion: {str(response)[:200]!r}")
         except Exception as exc:  # noqa: BLE001 - every failure of the endpoint means "fall back", never a crash
@@ -152,7 +168,7 @@ class LLMEngine:
         cost = CostRecord(id=f"{conv.task_id}:{number}:{ordinal}", task_id=conv.task_id,
                           cluster_id=conv.task.cluster_id, priority=conv.task.priority.value, model=usage.model,
                           prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-                          cost_usd=usage.cost_usd, at=self.clock())
+                          cost_usd=usage.cost_usd, price_assumed=usage.price_assumed, at=self.clock())
         base = base.model_copy(update={"usage": conv.usage + usage})
         LLM_TOKENS.labels(conv.model, "prompt").inc(usage.prompt_tokens)
         LLM_TOKENS.labels(conv.model, "completion").inc(usage.completion_tokens)
@@ -176,6 +192,10 @@ class LLMEngine:
             if tool_calls:
                 raise AnswerError("function calls are no longer possible; answer with the JSON object")
             answer = parse_answer(content)
+            problems = ungrounded(answer, record_words(tool_outputs(conv.messages), conv.findings))
+            if problems:
+                raise AnswerError("every evidence item must quote what this task's function results (or the rule "
+                                  "engine's findings) showed, naming the object it came from; " + "; ".join(problems))
         except AnswerError as exc:
             LLM_CALLS.labels(conv.model, "invalid").inc()
             step = self._llm_step(conv, number, started, StepStatus.FAILED, content, usage, str(exc))
@@ -203,7 +223,8 @@ class LLMEngine:
         return DiagnosticResult(
             task_id=conv.task_id, cluster_id=conv.task.cluster_id, summary=answer.summary, root_cause=answer.root_cause,
             recommendations=answer.recommendations, confidence=answer.confidence, token_usage=conv.usage,
-            steps=_ordered(conv.steps), engine="llm", termination_reason=reason, status=status)
+            steps=_ordered(conv.steps), engine="llm", termination_reason=reason, status=status,
+            artifacts=self._price_notes(conv.usage))
 
     async def fallback_result(self, conv: Conversation, fallback: Fallback, *, reason: str,
                               termination: Termination | None = None, detail: str = "") -> DiagnosticResult:
@@ -227,8 +248,18 @@ class LLMEngine:
             "task_id": conv.task_id, "cluster_id": conv.task.cluster_id, "steps": _ordered(conv.steps) + steps,
             "token_usage": conv.usage + base.token_usage, "termination_reason": reason,
             "status": termination.result_status if termination else base.status,
-            "artifacts": base.artifacts + [ResultArtifact(name="llm_fallback", content=why[:2000])],
+            "artifacts": base.artifacts + [ResultArtifact(name="llm_fallback", content=why[:2000])]
+            + self._price_notes(conv.usage),
         })
+
+    def _price_notes(self, usage: TokenUsage) -> list[ResultArtifact]:
+        """A report whose cost was (partly) charged at `llm.assumed_price` says so: its dollars are an estimate."""
+        if not usage.price_assumed or self.settings.assumed_price is None:
+            return []
+        per_in, per_out = self.settings.assumed_price
+        return [ResultArtifact(name="price_assumed", content=(
+            f"price assumed: model {usage.model or '(unknown)'} is not in llm.prices and was charged the configured "
+            f"llm.assumed_price (${per_in}/${per_out} per 1M input/output tokens); the cost is an estimate"))]
 
     # ----------------------------------------------------------------------------- helpers
 
@@ -236,16 +267,44 @@ class LLMEngine:
         left = conv.task.limits.timeout_seconds - conv.elapsed_seconds(self.clock())
         return max(self.options.min_call_timeout_seconds, min(self.settings.timeout_seconds, left))
 
+    async def _create(self, conv: Conversation, kwargs: dict[str, Any]) -> Any:
+        """One chat completion within the call timeout (the client's and a wall clock: a server that trickles
+        bytes must not hold the task). Retried only when the model cannot have generated anything yet."""
+        for attempt in range(self.options.max_retries + 1):
+            timeout = self._call_timeout(conv)
+            try:
+                return await asyncio.wait_for(self.client.chat.completions.create(**kwargs, timeout=timeout),
+                                              timeout + 1.0)
+            except (openai.APITimeoutError, asyncio.TimeoutError):
+                raise TimeoutError(f"no answer within {timeout:.1f}s (not retried: the server may still be "
+                                   "generating it)") from None
+            except (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError) as exc:
+                delay = self._retry_delay(exc, attempt)
+                left = conv.task.limits.timeout_seconds - conv.elapsed_seconds(self.clock())
+                if attempt >= self.options.max_retries or delay + self.options.min_call_timeout_seconds > left:
+                    raise
+                log.info("LLM call failed before generating (%s); retrying in %.1fs", type(exc).__name__, delay,
+                         extra={"task_id": conv.task_id})
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _retry_delay(self, exc: Exception, attempt: int) -> float:
+        delay = self.options.retry_delay_seconds * (2 ** attempt)
+        response = getattr(exc, "response", None)
+        after = response.headers.get("retry-after") if response is not None else None
+        try:
+            return min(10.0, max(delay, float(after))) if after else delay
+        except ValueError:  # an HTTP date: not worth parsing for one retry
+            return delay
+
     def _usage(self, conv: Conversation, response: Any) -> TokenUsage:
         u = getattr(response, "usage", None)
         prompt = int(getattr(u, "prompt_tokens", 0) or 0)
         completion = int(getattr(u, "completion_tokens", 0) or 0)
-        price = price_for(self.settings.prices, conv.model, getattr(response, "model", "") or "")
-        if price.assumed:
-            log.warning("no price for model %s; charging the highest known price", conv.model,
-                        extra={"task_id": conv.task_id})
+        price = price_for(self.settings.prices, conv.model, getattr(response, "model", "") or "",
+                          assumed=self.settings.assumed_price)
         return TokenUsage(model=conv.model, prompt_tokens=prompt, completion_tokens=completion,
-                          cost_usd=cost_usd(price, prompt, completion))
+                          cost_usd=cost_usd(price, prompt, completion), price_assumed=price.assumed)
 
     def _calls(self, tool_calls: list[Any], content: str, first_step: int) -> tuple[list[PendingCall], dict[str, Any]]:
         calls, wire = [], []
@@ -270,7 +329,7 @@ class LLMEngine:
             calls.append(PendingCall(step_number=number, call_id=call_id, tool_id=name or "(none)", parameters=params,
                                      reason=content[:MAX_STEP_TEXT], not_run=not_run))
             wire.append({"id": call_id, "type": "function", "function": {"name": name, "arguments": raw}})
-        return calls, {"role": "assistant", "content": content or None, "tool_calls": wire}
+        return calls, {"role": "assistant", "content": content, "tool_calls": wire}  # "", never null: see above
 
     def _llm_step(self, conv: Conversation, number: int, started: datetime, status: StepStatus, text: str,
                   usage: TokenUsage, error: str = "", *, summary: bool = False) -> DiagnosticStep:

@@ -1,20 +1,18 @@
 """Token usage to dollars, from the price table in `LLMSettings.prices` (USD per 1M tokens, [input, output]).
 
-Providers answer with dated model names ("gpt-4o-2024-08-06") while the table holds the family
-name, so lookup tries the exact names, then the longest table key the name starts with. A model the
-table does not know is charged at the most expensive known price: under-charging would let a task
-slip past its budget, over-charging only stops it early (and the price is flagged as assumed).
+Providers answer with dated model names ("gpt-4o-2024-08-06") while the table holds the family name, so
+lookup tries the exact names, then the longest table key a name starts with (`schemas.settings.price_table_key`).
+The configured models are checked at start (`LLMSettings`): an unpriced one is a configuration error unless
+`llm.assumed_price` is set, and then every call charged at it is flagged `assumed`, which its report says.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict
 
-# When the table is empty or unusable: gpt-4o list price, a conservative ceiling for most endpoints.
-FALLBACK_PRICE = (2.50, 10.0)
+from schemas.settings import price_table_key
 
 
 class Price(BaseModel):
@@ -26,18 +24,21 @@ class Price(BaseModel):
     assumed: bool = False
 
 
-def price_for(prices: Mapping[str, tuple[float, float]], *names: str) -> Price:
+class UnpricedModel(ValueError):
+    """A model with no price and no `llm.assumed_price` (settings validation makes this rare: a server that
+    answers with a model name nothing in the table starts)."""
+
+
+def price_for(prices: Mapping[str, tuple[float, float]], *names: str,
+              assumed: tuple[float, float] | None = None) -> Price:
     for name in names:
-        if name and name in prices:
-            return Price(input_per_m=prices[name][0], output_per_m=prices[name][1], matched=name)
-    for name in names:
-        prefixes = [key for key in prices if name and name.startswith(key)]
-        if prefixes:
-            key = max(prefixes, key=len)
+        key = price_table_key(dict(prices), name)
+        if key is not None:
             return Price(input_per_m=prices[key][0], output_per_m=prices[key][1], matched=key)
-    valid = [p for p in prices.values() if all(math.isfinite(x) and x >= 0 for x in p)]
-    worst = max(valid, key=lambda p: p[0] + p[1], default=FALLBACK_PRICE)
-    return Price(input_per_m=worst[0], output_per_m=worst[1], matched="", assumed=True)
+    if assumed is None:
+        raise UnpricedModel(f"no price for model {' / '.join(n for n in names if n) or '(none)'}: add it to llm.prices "
+                            "or set llm.assumed_price")
+    return Price(input_per_m=assumed[0], output_per_m=assumed[1], matched="", assumed=True)
 
 
 def cost_usd(price: Price, prompt_tokens: int, completion_tokens: int) -> float:

@@ -78,8 +78,10 @@ Choose root_cause.category as exactly one of (the most specific that explains th
 Your final answer is ONE JSON object and nothing else (no prose, no code fence), shaped like:
 {json.dumps(ANSWER_EXAMPLE, indent=1)}
 Rules for the answer: severity is critical|high|medium|low; risk is low|medium|high; priority 1-5
-(1 first); every evidence item names where it was seen (object and field, event, or log line);
-confidence is 0-1 and honest: >= 0.85 only when the evidence leaves no real doubt."""
+(1 first); every evidence item names where it was seen (object and field, event, or log line) and
+quotes the value as a function result or the rule engine's findings showed it - an answer citing
+anything else is refused; confidence is 0-1 and honest: >= 0.85 only when the evidence leaves no
+real doubt."""
 
 
 def _task_text(task: DiagnosticTask) -> str:

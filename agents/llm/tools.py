@@ -5,7 +5,11 @@ description, a JSON schema per tool, roles, clusters) - the production source, w
 descriptions. `builtin_specs` is the fallback the engine uses when given no specs (and was the interim
 adapter before the registry landed): derived from the built-in tool functions' signatures - names,
 types, defaults - plus the one-line descriptions and enums below, restating the shared tool contract.
-The gateway validates every call either way; specs only tell the model what exists.
+The gateway validates every call either way; specs only tell the model what exists. So the schemas sent to
+the model keep only what common servers' grammar converters handle (`wire_schema`): llama.cpp's
+json-schema-to-grammar fails on regular expressions such as the DNS-name patterns (`\\.`), and a server that
+cannot build its grammar refuses the request. The patterns stay where they are enforced, in the gateway, whose
+refusal the model reads as a failed call it can correct.
 """
 
 from __future__ import annotations
@@ -114,7 +118,29 @@ def specs_from_registry(entries: Iterable[Any], *, role: str | None = None,
     return specs
 
 
+# JSON Schema keywords every grammar converter we know of takes (OpenAI, vLLM's outlines/xgrammar, llama.cpp,
+# Ollama). Anything else - pattern, format, $ref, anyOf... - is left out of what the model is shown.
+_WIRE_KEYWORDS = frozenset({"type", "description", "properties", "required", "additionalProperties", "items",
+                            "enum", "minimum", "maximum", "minLength", "maxLength", "default"})
+
+
+def wire_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """`schema` with only `_WIRE_KEYWORDS`, recursively (property names are kept whatever they are)."""
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key not in _WIRE_KEYWORDS:
+            continue
+        if key == "properties" and isinstance(value, Mapping):
+            out[key] = {name: wire_schema(sub) if isinstance(sub, Mapping) else sub for name, sub in value.items()}
+        elif key in ("items", "additionalProperties") and isinstance(value, Mapping):
+            out[key] = wire_schema(value)
+        else:
+            out[key] = value
+    return out
+
+
 def function_definitions(specs: Iterable[ToolSpec]) -> list[dict[str, Any]]:
     """The `tools=` argument of chat.completions.create."""
-    return [{"type": "function", "function": {"name": s.id, "description": s.description, "parameters": s.parameters}}
+    return [{"type": "function", "function": {"name": s.id, "description": s.description,
+                                              "parameters": wire_schema(s.parameters)}}
             for s in specs]

@@ -19,6 +19,7 @@ No I/O: the gateway does the auditing and alerting the decision asks for.
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from enum import Enum
@@ -218,6 +219,9 @@ def judge_value(value: str) -> tuple[SecurityEvent, str] | None:
     impersonation/force flag is an escalation; shell syntax that would run something is an injection. A
     description copied into a parameter ("Kubernetes namespace (DNS-1123 label).") is none of these.
     """
+    # Judged as meant, not as encoded: a model that writes `&#34;` (an HTML entity) has not typed a `;`, and
+    # `&#59; rm -rf /` is judged as the `; rm -rf /` it stands for.
+    value = html.unescape(value)
     lowered = value.lower()
     commands = [c.split() for c in _COMMAND_BREAK.split(lowered)]
     writes: list[str] = []
