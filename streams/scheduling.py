@@ -48,7 +48,7 @@ class QueuedTask(BaseModel):
     nudged_at: float | None = None  # when its admission was last re-sent, or it was last asked to stop
 
 
-RESEND_AFTER = 20.0
+RESEND_AFTER = 60.0  # an admission can wait this long behind a backlog; sending it again only adds to it
 STOP_GRACE = 60.0
 RELEASE_GRACE = 180.0
 Reconcile = Literal["resend", "stop", "release"]
