@@ -70,7 +70,7 @@ def _running(timeout: float = 60.0) -> Scheduler:
 
 
 def test_an_unconfirmed_admission_is_sent_again_until_the_step_loop_takes_it():
-    s = _running()
+    s = _running(timeout=600.0)
     assert s.reconcile(100.0 + RESEND_AFTER - 1) == []
     assert [(a, t.task_id) for a, t in s.reconcile(100.0 + RESEND_AFTER)] == [("resend", "t1")]
     assert s.reconcile(100.0 + RESEND_AFTER + 1) == []  # not again before another RESEND_AFTER
@@ -94,3 +94,62 @@ def test_a_rebuilt_scheduler_keeps_the_admission_time():
     rebuilt = Scheduler.rebuild([], list(s.running.values()), {})
     assert rebuilt.running["t1"].admitted_at == 100.0
     assert [a for a, _ in rebuilt.reconcile(100.0 + RESEND_AFTER)] == ["resend"]
+
+
+# -- liveness -------------------------------------------------------------------------------------------
+from streams.liveness import Sample, judge  # noqa: E402
+
+
+def _judge(samples, waiting, now, **kw):
+    args = dict(stall_seconds=60, rebalancing_since=None, recovery_stall_seconds=300, consumer_answers=True,
+                broker_answers=True, commit_refused="")
+    args.update(kw)
+    return judge(samples, waiting, now, **args)
+
+
+def test_a_partition_with_records_waiting_and_no_progress_is_a_stall():
+    waiting: dict = {}
+    tp = ("chaos.tasks.p2", 1)
+    # Idle for an hour with nothing to do: no stall. Records arrive at t=1000: the clock starts then.
+    assert _judge({tp: Sample(35, 35, last_progress=0.0)}, waiting, 1000.0).alive
+    assert _judge({tp: Sample(35, 38, last_progress=0.0)}, waiting, 1000.0).alive
+    assert _judge({tp: Sample(35, 38, last_progress=0.0)}, waiting, 1059.0).alive
+    v = _judge({tp: Sample(35, 38, last_progress=0.0)}, waiting, 1060.0)
+    assert not v.alive and "partition" in v.reasons and v.lag[tp] == 3
+    # Progress resets it; so does catching up.
+    assert _judge({tp: Sample(36, 38, last_progress=1061.0)}, waiting, 1100.0).alive
+    assert _judge({tp: Sample(38, 38, last_progress=1061.0)}, waiting, 2000.0).alive and tp not in waiting
+
+
+def test_a_broker_outage_is_not_a_stall_but_a_hung_consumer_or_recovery_is():
+    tp = ("t", 0)
+    waiting = {tp: 0.0}
+    assert _judge({tp: Sample(1, 9, 0.0)}, waiting, 500.0, broker_answers=False, consumer_answers=False).alive
+    v = _judge({}, {}, 500.0, broker_answers=True, consumer_answers=False)
+    assert set(v.reasons) == {"consumer"}
+    v = _judge({}, {}, 500.0, rebalancing_since=100.0)
+    assert set(v.reasons) == {"recovery"}
+    assert _judge({}, {}, 500.0, rebalancing_since=300.0).alive
+    assert set(_judge({}, {}, 1.0, commit_refused="refused").reasons) == {"commit"}
+
+
+def test_health_live_fails_with_the_reason_when_stalled():
+    import asyncio as aio
+
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from aetherius.http.health import add_health_routes
+
+    state = {"ok": True}
+    app = web.Application()
+    add_health_routes(app, lambda: True, live=lambda: (state["ok"], {} if state["ok"] else {"stalled": {"partition": "x"}}))
+
+    async def go():
+        async with TestClient(TestServer(app)) as client:
+            assert (await client.get("/health/live")).status == 200
+            state["ok"] = False
+            resp = await client.get("/health/live")
+            assert resp.status == 503 and (await resp.json())["stalled"] == {"partition": "x"}
+
+    aio.run(go())
