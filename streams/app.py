@@ -7,6 +7,7 @@ inside the stream and kills the agent on every redelivery: a poison pill).
 
 from __future__ import annotations
 
+import logging
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,8 @@ from streams.consumer import strict_transport
 
 class AetheriusApp(faust.App):
     """Faust's App with our consumer (streams.consumer: commits only past records an agent processed)."""
+
+    logger = logging.getLogger("faust.aetherius_app")  # Faust's service messages, at Faust's log level
 
     def _new_transport(self) -> Any:
         return strict_transport(self)

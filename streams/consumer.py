@@ -72,7 +72,9 @@ def commit_point(acked: list[int], start: int) -> tuple[int | None, int]:
 class StrictConsumer(faust_aiokafka.Consumer):
     """See the module docstring."""
 
-    logger = faust_aiokafka.logger  # Faust's service messages stay under Faust's logger (and its level)
+    # Faust's service messages stay under the "faust" logger and its level (a logger named after this module
+    # would be made for them otherwise, at the application's level).
+    logger = logging.getLogger("faust.strict_consumer")
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -38,7 +38,7 @@ STALLS = Counter("aetherius_worker_stalls_total", "Stalls detected, by reason", 
 BROKER_UP = Gauge("aetherius_broker_reachable", "1 when the last end-offsets request got an answer", registry=REGISTRY)
 
 REASONS = ("partition", "recovery", "consumer", "commit")
-PROBE_TIMEOUT = 10.0
+PROBE_TIMEOUT = 4.0
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ class LivenessMonitor:
         self._was: set[str] = set()
         self._exported: set[Any] = set()
 
-    def register(self, app: Any, interval: float = 5.0) -> None:
+    def register(self, app: Any, interval: float = 10.0) -> None:
         @app.timer(interval=interval)
         async def liveness() -> None:
             try:

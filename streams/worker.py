@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import weakref
 from typing import Callable
 
@@ -72,5 +73,7 @@ def run_faust(app: faust.App, settings: Settings) -> int:
     """Run a Faust app in the foreground with our logging left alone; blocks until SIGTERM/SIGINT."""
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False,
                           override_logging=False)
+    if not sys.stdout.isatty():  # its spinner writes cursor escape codes (\x1b[?25h) into log files
+        worker.spinner = None
     worker.execute_from_commandline()  # exits the process
     return 0
