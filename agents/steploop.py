@@ -176,9 +176,10 @@ class StepLoop:
     # -- records in ----------------------------------------------------------------------------
     async def on_admission(self, task: DiagnosticTask) -> None:
         existing = self.row(task.id)
-        if existing is not None:  # redelivered admission (or sent again by the scheduler): the row exists
-            if not existing.finished:  # say it runs, so the scheduler stops re-sending it
-                await self.topics["task.state"].send(key=task.id.encode(), value=existing.task.to_bytes())
+        if existing is not None:  # redelivered admission (or sent again by the scheduler): the row exists.
+            # Say where the task is: running (the scheduler stops re-sending it) or ended (a slot it was given
+            # again is freed: the view turns a repeated final snapshot into a finish).
+            await self.topics["task.state"].send(key=task.id.encode(), value=existing.task.to_bytes())
             return
         decision, score, entries = await self.choose(task)
         STRATEGIES.labels(strategy=decision.strategy.value).inc()

@@ -243,8 +243,10 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
             if entry is not None:
                 new_task = task
         elif cmd.action == "finish":
-            if sched.finish(cmd.task_id):
-                await store.gone(cmd.task_id)
+            sched.finish(cmd.task_id)
+            if cmd.task_id not in sched.ended:
+                sched.end(cmd.task_id, now)
+                await store.ended(cmd.task_id, now)
         elif cmd.action == "started":
             started = sched.start(cmd.task_id)
             if started is not None:
@@ -252,7 +254,8 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
         elif cmd.action in ("cancel", "resolve"):
             removed = sched.cancel_pending(task_id=cmd.task_id or None, fingerprint=cmd.fingerprint or None)
             for queued in removed:
-                await store.gone(queued.task_id)
+                sched.end(queued.task_id, now)
+                await store.ended(queued.task_id, now)
                 reason = cmd.reason or cmd.action
                 if cmd.action == "cancel":
                     reason = f"{reason} ({cmd.requested_by}, before it started)"
@@ -272,8 +275,8 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
             await emit.send(topics["task.state"], snapshot.id.encode(), snapshot.to_bytes())
         for victim in shed:
             announced = new_task is not None and victim.task_id == new_task.id
-            if not announced:
-                await store.gone(victim.task_id)
+            sched.end(victim.task_id, now)
+            await store.ended(victim.task_id, now)
             await _shed(victim, sched, announced=announced)
         for queued in admitted:
             arrived = new_task if new_task is not None and new_task.id == queued.task_id else None
@@ -286,6 +289,7 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
             await emit.send(topics.task(queued.priority), queued.task_id.encode(), body)
         for cluster in {q.cluster_id for q in admitted if q.cluster_id in sched.starts}:
             await store.starts(cluster, sched.starts[cluster])
+        await store.forget_ended(sched.forget_ended(now))
 
     async def _reconcile(sched: scheduling.Scheduler, now: float) -> None:
         """Running slots without progress (streams/scheduling.py): admissions sent again, overdue tasks asked to
@@ -309,7 +313,8 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
                                   reason="running slot held past the task's time budget")
                 await emit.send(topics["task.commands"], entry.task_id.encode(), cmd.to_bytes())
             else:
-                await store.gone(entry.task_id)
+                sched.end(entry.task_id, now)
+                await store.ended(entry.task_id, now)
                 held = now - (entry.admitted_at or now)
                 reason = (f"no progress: held a running slot for {held:.0f}s, past its {entry.timeout_seconds:.0f}s "
                           "time budget; the scheduler released the slot")
@@ -363,6 +368,9 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
                 await emit.send(topics["task.queue"], new.id.encode(), cmd.to_bytes())
         if current is not None and current.status == new.status:
             await emit.put(pipe.tasks_table, new.id, new.model_dump(mode="json"))  # same status: a detail update
+            if new.status.terminal and holds_slot:  # a final snapshot again: make sure no slot stays held
+                cmd = SchedulerCommand(action="finish", task_id=new.id, reason=new.status.value)
+                await emit.send(topics["task.queue"], new.id.encode(), cmd.to_bytes())
             return
         if current is not None and not can_transition(current.status, new.status):
             ILLEGAL.inc()
@@ -410,6 +418,8 @@ def _scheduler_housekeeping(app: faust.App, pipe: Pipeline) -> None:
 
     async def forget(*_args: Any, **_kwargs: Any) -> None:
         pipe.scheduler.invalidate()
+        QUEUE_DEPTH.set(0)  # only the owner reports them: it sets them again with its next command
+        RUNNING.set(0)
 
     app.on_partitions_revoked.connect(forget)
     app.on_partitions_assigned.connect(forget)

@@ -12,6 +12,7 @@ another worker may have owned the partition in between.
     task:<id>     {"entry": QueuedTask, "running": true, "task": DiagnosticTask JSON}   admitted, not yet started
     task:<id>     {"entry": QueuedTask, "running": true}                                started by the step loop
     rate:<cluster> [start times]
+    done:<id>     ended at (epoch seconds): a redelivered enqueue of an ended task is ignored (for an hour)
 
 An admitted task keeps its body until the step loop confirms it: the scheduler sends the admission again
 if it was lost (streams/scheduling.py, `reconcile`).
@@ -28,7 +29,7 @@ from streams.scheduling import QueuedTask, Scheduler
 
 log = logging.getLogger(__name__)
 
-TASK, RATE = "task:", "rate:"
+TASK, RATE, DONE = "task:", "rate:", "done:"
 
 
 class SchedulerStore:
@@ -70,6 +71,15 @@ class SchedulerStore:
     async def gone(self, task_id: str) -> None:
         await self.emit.delete(self.table, TASK + task_id)  # a tombstone on the changelog
 
+    async def ended(self, task_id: str, at: float) -> None:
+        """The task left the scheduler: its row goes, and it is remembered as ended."""
+        await self.gone(task_id)
+        await self.emit.put(self.table, DONE + task_id, at)
+
+    async def forget_ended(self, task_ids: list[str]) -> None:
+        for task_id in task_ids:
+            await self.emit.delete(self.table, DONE + task_id)
+
     async def starts(self, cluster: str, times: list[float]) -> None:
         await self.emit.put(self.table, RATE + cluster, list(times))
 
@@ -77,6 +87,7 @@ class SchedulerStore:
         queued: list[QueuedTask] = []
         running: list[QueuedTask] = []
         starts: dict[str, list[float]] = {}
+        ended: dict[str, float] = {}
         now = time.time()
         for key, row in list(self.table.items()):
             if row is None:
@@ -88,8 +99,11 @@ class SchedulerStore:
                 (running if row.get("running") else queued).append(entry)
             elif key.startswith(RATE):
                 starts[key[len(RATE):]] = [float(t) for t in row]
+            elif key.startswith(DONE):
+                ended[key[len(DONE):]] = float(row)
             else:
                 log.warning("ignoring an unknown scheduler row %r", key)
-        state = Scheduler.rebuild(queued, running, starts)
-        log.info("scheduler state rebuilt: %d queued, %d running", len(state.queue), len(state.running))
+        state = Scheduler.rebuild(queued, running, starts, ended)
+        log.info("scheduler state rebuilt: %d queued, %d running, %d recently ended", len(state.queue),
+                 len(state.running), len(state.ended))
         return state

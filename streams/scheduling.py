@@ -16,6 +16,10 @@ delivery); a task still holding its slot `STOP_GRACE` past its time budget is as
 times it out with a report); at `RELEASE_GRACE` past it the scheduler ends it itself as failed, with a
 report, and frees the slot, so repeated crashes can never starve a cluster.
 
+A task that has ended is remembered for `ENDED_MEMORY` seconds (`ended`): its enqueue command redelivered
+after a crash (at-least-once upstream) is recognised instead of starting the task again - that restarted
+task held a running slot that nothing would free, as its step-loop row was already finished.
+
 `Scheduler` is decision logic only, no I/O: the scheduler agent feeds it one command at a time and stores
 what each call reports as changed. It is mutable and indexed because it runs once per command on a single
 partition and P0/P1 storms can queue thousands of tasks: every operation costs O(log n) or O(what changed),
@@ -48,6 +52,7 @@ class QueuedTask(BaseModel):
     nudged_at: float | None = None  # when its admission was last re-sent, or it was last asked to stop
 
 
+ENDED_MEMORY = 3600.0
 RESEND_AFTER = 60.0  # an admission can wait this long behind a backlog; sending it again only adds to it
 STOP_GRACE = 60.0
 RELEASE_GRACE = 180.0
@@ -84,12 +89,13 @@ class Scheduler:
         self.starts: dict[str, list[float]] = {}  # rate-limited clusters: recent start times, oldest first
         self.seq = 0
         self.shed_total = 0
+        self.ended: dict[str, float] = {}  # task id -> when it left the scheduler (oldest first)
         self._per_priority: Counter[str] = Counter()
         self._per_cluster: Counter[str] = Counter()
 
     @classmethod
     def rebuild(cls, queued: list[QueuedTask], running: list[QueuedTask],
-                starts: dict[str, list[float]]) -> "Scheduler":
+                starts: dict[str, list[float]], ended: dict[str, float] | None = None) -> "Scheduler":
         """From stored rows (after a restart or a rebalance): the queue re-sorted, the arrival counter past
         every stored one."""
         s = cls()
@@ -98,11 +104,28 @@ class Scheduler:
         for t in running:
             s._add_running(t)
         s.starts = {c: sorted(times) for c, times in starts.items()}
+        s.ended = dict(sorted((ended or {}).items(), key=lambda kv: kv[1]))
         s.seq = max((t.seq for t in (*queued, *running)), default=0)
         return s
 
     def knows(self, task_id: str) -> bool:
-        return task_id in self.queued or task_id in self.running
+        return task_id in self.queued or task_id in self.running or task_id in self.ended
+
+    def end(self, task_id: str, now: float) -> None:
+        """Remember that the task left the scheduler (finished, cancelled, shed, released)."""
+        self.ended.pop(task_id, None)
+        self.ended[task_id] = now
+
+    def forget_ended(self, now: float, memory: float = ENDED_MEMORY) -> list[str]:
+        """Drop the ended tasks older than `memory`; their ids (for their rows to go too)."""
+        old = []
+        for task_id, at in self.ended.items():
+            if now - at < memory:
+                break
+            old.append(task_id)
+        for task_id in old:
+            del self.ended[task_id]
+        return old
 
     def enqueue(self, task: QueuedTask, limits: Limits) -> tuple[QueuedTask | None, list[QueuedTask]]:
         """Add a task. Returns (the queued entry, or None when redelivered) and the tasks shed to keep the queue

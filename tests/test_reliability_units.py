@@ -153,3 +153,15 @@ def test_health_live_fails_with_the_reason_when_stalled():
             assert resp.status == 503 and (await resp.json())["stalled"] == {"partition": "x"}
 
     aio.run(go())
+
+
+def test_an_ended_task_is_not_started_again_by_a_redelivered_enqueue():
+    s = _running()
+    s.finish("t1")
+    s.end("t1", 200.0)
+    again = QueuedTask(task_id="t1", priority=Priority.P2, cluster_id="prod-us", enqueued_at=0.0)
+    assert s.enqueue(again, Limits()) == (None, [])  # recognised: no second run, no slot
+    assert s.admit(Limits(), now=201.0) == [] and s.running == {}
+    assert s.forget_ended(200.0 + 3599) == [] and s.forget_ended(200.0 + 3600) == ["t1"]
+    rebuilt = Scheduler.rebuild([], [], {}, {"t2": 5.0, "t1": 1.0})
+    assert list(rebuilt.ended) == ["t1", "t2"] and rebuilt.knows("t2")
