@@ -40,7 +40,7 @@ route:
   group_by: ['alertname', 'cluster_id']
   group_wait: 1s
   group_interval: 2s
-  repeat_interval: 1h
+  repeat_interval: {repeat}
 receivers:
 - name: bridge
   webhook_configs:
@@ -144,6 +144,8 @@ class Stack:
     with_alertmanager: bool = True
     log_level: str = "INFO"
     static_membership: bool = True
+    am_repeat_interval: str = "1h"  # Alertmanager re-sends every firing group this often (repeats, and recovery)
+    external_bootstrap: str | None = None  # use this broker instead of starting one (no broker restarts then)
     kafka: LocalKafka | None = None
     bridge: Role | None = None
     am: Role | None = None
@@ -172,7 +174,11 @@ class Stack:
     # -- start / stop --------------------------------------------------------------------------
     def start(self) -> "Stack":
         self.work.mkdir(parents=True, exist_ok=True)
-        self.kafka = LocalKafka(work_dir=self.work / "kafka", heap="768m").start()
+        if self.external_bootstrap:
+            host, port = self.external_bootstrap.rsplit(":", 1)
+            self.kafka = LocalKafka(port=int(port))  # not started: only its address is used
+        else:
+            self.kafka = LocalKafka(work_dir=self.work / "kafka", heap="768m").start()
         py = [sys.executable, "-m", "aetherius.cli"]
         self.bridge_port = free_port()
         self.bridge = Role("webhook", py + ["webhook", "--port", str(self.bridge_port)],
@@ -190,7 +196,8 @@ class Stack:
                      what="the sink")
         if self.with_alertmanager:
             self.am_port = free_port()
-            (self.work / "am.yml").write_text(AM_CONFIG.format(port=self.bridge_port, token=BRIDGE_TOKEN))
+            (self.work / "am.yml").write_text(AM_CONFIG.format(port=self.bridge_port, token=BRIDGE_TOKEN,
+                                                               repeat=self.am_repeat_interval))
             self.am = Role("alertmanager", [ALERTMANAGER_BIN, f"--config.file={self.work / 'am.yml'}",
                                             f"--storage.path={self.work / 'am-data'}", "--cluster.listen-address=",
                                             f"--web.listen-address=127.0.0.1:{self.am_port}", "--log.level=warn"],
@@ -228,7 +235,7 @@ class Stack:
         for role in (self.am, self.sink, self.bridge):
             if role is not None:
                 role.kill(signal.SIGTERM)
-        if self.kafka is not None:
+        if self.kafka is not None and not self.external_bootstrap:
             self.kafka.stop(keep_data=True)
 
     # -- chaos ---------------------------------------------------------------------------------
@@ -243,7 +250,7 @@ class Stack:
         return i
 
     def restart_broker(self, down_seconds: float = 5.0) -> None:
-        assert self.kafka is not None
+        assert self.kafka is not None and not self.external_bootstrap
         self.kafka.restart(down_seconds=down_seconds)
         self.broker_restarts += 1
 
@@ -311,7 +318,10 @@ def census(stack: Stack) -> Census:
     dead = [json.loads(v) for _k, v in asyncio.run(read_topic(boot, f"{stack.prefix}.deadletter"))]
     tasks: dict[str, dict] = {}
     for w in stack.worker_roles:
-        status, body = w.get("/api/v1/tasks?limit=1000")
+        try:
+            status, body = w.get("/api/v1/tasks?limit=1000")
+        except OSError:  # restarting
+            continue
         if status == 200:
             for t in body["tasks"]:
                 tasks[t["id"]] = t
