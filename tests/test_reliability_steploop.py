@@ -65,3 +65,20 @@ def test_a_failed_record_of_a_finished_task_changes_nothing(dump) -> None:  # no
     before = dict(loop.table[task.id])
     asyncio.run(loop.fail(task.id, "ValueError: a late poison step"))
     assert loop.table[task.id] == before and len(loop.topics["reports"].sent) == 1
+
+
+def test_a_running_task_cancelled_by_a_user_says_who_in_its_report(dump) -> None:  # noqa: F811
+    from schemas.task import TaskCommand
+
+    dump_dir, labels = dump
+    loop = make_loop(dump_dir)
+    task = make_task(labels)
+
+    async def go() -> None:
+        await loop.on_admission(task)
+        await loop.on_command(TaskCommand(task_id=task.id, action="cancel", requested_by="alice"))
+
+    asyncio.run(go())
+    [report] = loop.topics["reports"].sent
+    assert report["termination_reason"] == "manual_stop" and report["status"] in ("cancelled", "completed", "partial")
+    assert {"name": "termination", "content": "manual_stop: ended by alice"} in report["artifacts"]
