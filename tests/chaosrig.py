@@ -340,15 +340,8 @@ def census(stack: Stack) -> Census:
 
 
 def until(predicate: Callable[[], Any], timeout: float, interval: float = 2.0) -> Any:
-    """Like wait_for, but returns the last value instead of raising (the caller reports what it saw)."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    return last
+    """wait_for that returns the last value instead of raising (the caller reports what it saw)."""
+    return wait_for(predicate, timeout=timeout, interval=interval, fail=False)
 
 
 # ------------------------------------------------------------------------------------------------ workload

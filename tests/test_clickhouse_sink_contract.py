@@ -8,24 +8,14 @@ import asyncio
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
-import pytest
-
-from schemas.analytics_settings import AnalyticsSettings
 from schemas.audit import CostRecord
-from sinks.clickhouse import migrations, rows
+from sinks.clickhouse import rows
 from sinks.clickhouse.sink import ClickHouseSink, write_batch
-from sinks.clickhouse.store import AsyncStore, open_store
+from sinks.clickhouse.store import AsyncStore
 from sinks.clickhouse.writer import BatchWriter
+from tests.test_clickhouse_sink import store  # noqa: F401 - the embedded engine, migrated
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def store():
-    s = open_store("chdb://memory")
-    migrations.prepare(s, AnalyticsSettings())
-    yield s
-    s.close()
 
 
 class Picky:

@@ -140,7 +140,9 @@ def _json(raw: bytes) -> dict:
         return {"raw": raw.decode(errors="replace")[:500]}
 
 
-def wait_for(predicate, timeout: float = 60.0, interval: float = 0.5, what: str = "condition"):
+def wait_for(predicate, timeout: float = 60.0, interval: float = 0.5, what: str = "condition", fail: bool = True):
+    """The predicate's first truthy value; at the timeout an AssertionError, or with `fail=False` its last value
+    (for a caller that reports what it saw)."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -148,4 +150,6 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.5, what: str 
         if last:
             return last
         time.sleep(interval)
+    if not fail:
+        return last
     raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
