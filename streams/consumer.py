@@ -166,6 +166,8 @@ class StrictConsumer(faust_aiokafka.Consumer):
         for tp in revoked:
             for state in (self._expected, self._first, self._lost_since, self.last_progress):
                 state.pop(tp, None)
+        for key in [k for k in self._reread_seq if k[0] in revoked]:
+            del self._reread_seq[key]
         await super().on_partitions_revoked(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
