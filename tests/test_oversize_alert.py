@@ -59,7 +59,11 @@ class Bridge:
     def stop(self) -> None:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(20)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:  # a bridge stuck in shutdown must not outlive the test
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
 
 
 def largest(accepts: Callable[[int], bool], hi: int = 2_000_000) -> int:
