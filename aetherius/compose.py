@@ -216,7 +216,7 @@ def run_sink(settings: Settings) -> int:
     from sinks.security_alerts import register as register_security_alerts
     from streams.admin import ensure_topics
     from streams.app import create_app
-    from streams.worker import run_faust
+    from streams.worker import liveness_monitor, run_faust
 
     setup_logging(settings.log_level)
     asyncio.run(ensure_topics(settings.kafka))
@@ -232,7 +232,9 @@ def run_sink(settings: Settings) -> int:
                               client_max_size=1024 * 1024)
     follow_suspensions(web_app, settings.kafka.bootstrap, settings.kafka.topic_prefix)
     add_routes(web_app, store, settings)
-    add_health_routes(web_app, ready=lambda: app.consumer is not None and bool(app.consumer.assignment()))
+    monitor = liveness_monitor(app, role)
+    add_health_routes(web_app, ready=lambda: app.consumer is not None and bool(app.consumer.assignment()),
+                      live=monitor.live)
     add_openapi_route(web_app)
     attach_http_server(app, web_app, settings.analytics.api_host, settings.analytics.api_port, settings.security.tls)
     return run_faust(app, settings)

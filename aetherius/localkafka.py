@@ -4,10 +4,16 @@ The jars come from Maven Central through `mvn` (deploy/kafka/pom.xml) and are ca
 `~/.cache/aetherius/kafka-<version>`; the broker runs on the machine's Java 17, bound to 127.0.0.1
 on free ports, with its data in a work dir that is removed on stop. When `AETHERIUS_KAFKA_BOOTSTRAP` (or the
 settings' own name for it, `AETHERIUS_KAFKA__BOOTSTRAP`) is set, nothing is started and that cluster is used.
+
+A work dir keeps the broker's identity: the cluster id it was formatted with (KRaft refuses to start on
+data formatted for another id) and the ports, written to `identity.json` beside the data. A broker started
+again on the same dir - `aetherius kafka --data-dir D`, or `restart()` in the chaos tests - serves the same
+cluster at the same address, with its topics, offsets and changelogs.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -138,8 +144,7 @@ class LocalKafka:
             self.work_dir = Path(tempfile.mkdtemp(prefix="aetherius-kafka-"))
             self._owns_work_dir = True
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        self.port = self.port or free_port()
-        self.controller_port = self.controller_port or free_port()
+        cluster_id = self._identity()
         config = self.work_dir / "server.properties"
         config.write_text(self._properties())
         classpath = f"{libs}/*"
@@ -147,7 +152,7 @@ class LocalKafka:
         tuning = ["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"] if self.jvm == "fast-start" else \
             ["-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Xms1g"]
         jvm = [java, f"-Xmx{self.heap}", *tuning, f"-Dlog4j2.configurationFile={LOG4J}", "-cp", classpath]
-        fmt = subprocess.run(jvm + ["kafka.tools.StorageTool", "format", f"--cluster-id={_cluster_id()}", "-c", str(config),
+        fmt = subprocess.run(jvm + ["kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(config),
                                     "--ignore-formatted"], capture_output=True, text=True, env=env, timeout=120)
         if fmt.returncode != 0:
             raise KafkaUnavailable(f"kafka-storage format failed: {fmt.stdout[-1000:]}{fmt.stderr[-1000:]}")
@@ -158,6 +163,25 @@ class LocalKafka:
         log.close()
         self._wait_ready(timeout)
         return self
+
+    def _identity(self) -> str:
+        """The work dir's cluster id and ports: the stored ones when the dir was used before, else new ones
+        (stored now). An explicit port wins over the stored one; the cluster id never changes."""
+        assert self.work_dir is not None
+        path = self.work_dir / "identity.json"
+        stored = json.loads(path.read_text()) if path.exists() else {}
+        cluster_id = stored.get("cluster_id") or _formatted_cluster_id(self.work_dir / "data") or _cluster_id()
+        self.port = self.port or int(stored.get("port") or 0) or free_port()
+        self.controller_port = self.controller_port or int(stored.get("controller_port") or 0) or free_port()
+        path.write_text(json.dumps({"cluster_id": cluster_id, "port": self.port,
+                                    "controller_port": self.controller_port}))
+        return cluster_id
+
+    def restart(self, down_seconds: float = 0.0, timeout: float = 90.0) -> "LocalKafka":
+        """Stop the broker (SIGTERM, as an operator would), wait, and start it again on the same data and ports."""
+        self.stop(keep_data=True)
+        time.sleep(down_seconds)
+        return self.start(timeout=timeout)
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -170,7 +194,8 @@ class LocalKafka:
         self.stop()
         raise KafkaUnavailable(f"Kafka did not become ready in {timeout:.0f}s; see {self.log_path}")
 
-    def stop(self, timeout: float = 20.0) -> None:
+    def stop(self, timeout: float = 20.0, keep_data: bool = False) -> None:
+        """Stop the broker; its work dir goes too when this object made it (unless `keep_data`)."""
         proc, self.process = self.process, None
         if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -179,7 +204,7 @@ class LocalKafka:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
-        if self._owns_work_dir and self.work_dir is not None:
+        if self._owns_work_dir and self.work_dir is not None and not keep_data:
             shutil.rmtree(self.work_dir, ignore_errors=True)
 
     @contextmanager
@@ -200,6 +225,17 @@ def _cluster_id() -> str:
     import base64
 
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def _formatted_cluster_id(log_dir: Path) -> str | None:
+    """The cluster id a data dir was formatted with (its meta.properties), for dirs from before identity.json."""
+    meta = log_dir / "meta.properties"
+    if not meta.exists():
+        return None
+    for line in meta.read_text().splitlines():
+        if line.startswith("cluster.id="):
+            return line.split("=", 1)[1].strip() or None
+    return None
 
 
 def _broker_answers(bootstrap: str) -> bool:

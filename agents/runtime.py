@@ -30,13 +30,14 @@ from agents.rules.observations import Observations, call_key
 from agents.termination import Termination, TerminationReason, check_termination, security_stop
 from agents.tools.types import ToolCall, ToolResult
 from schemas.audit import CostRecord
+from schemas.bounds import clip, clip_map, json_size
 from schemas.knowledge import KnowledgeEntry
-from schemas.result import DiagnosticResult
+from schemas.result import DiagnosticResult, ResultSummary
 from schemas.step import DiagnosticStep
-from schemas.task import DiagnosticTask
+from schemas.task import DiagnosticTask, TaskStatus
 
 MAX_PARALLEL_CALLS = 3  # per task (SRS §3.6.3)
-MAX_STORED_OUTPUT = 256 * 1024  # a step's output kept in the row; the full text is on the steps topic
+MAX_STORED_OUTPUT = 64 * 1024  # a step's output kept in the row; the full text is on the steps topic
 TOOL_OUTPUT_CHARS = EngineOptions().max_tool_output_chars  # per call, as the model sees it
 
 Planner = Callable[[Observations], list[ToolCall]]
@@ -61,6 +62,7 @@ class TaskRuntime(BaseModel):
     cost_usd: float = 0.0
     tokens_used: int = 0  # prompt + completion tokens of the model calls applied (limits.budget_tokens)
     cancel_requested: bool = False
+    cancelled_by: str = ""  # who asked for the cancel, for the report
     finished: bool = False
     termination_reason: str = ""
     # strategy (SRS §5.9.2), decided at admission
@@ -371,3 +373,58 @@ def apply_turn(rt: TaskRuntime, outcome: TurnOutcome, now: float) -> tuple[TaskR
         update["llm_stop"] = "llm_invalid_answer" if outcome.action == "invalid" else "llm_unavailable"
         update["llm_stop_detail"] = outcome.error[:1000]
     return advance(rt.model_copy(update=update), now, _no_plan)
+
+
+# ------------------------------------------------------------------------------------------ size budget
+
+def slimmed(rt: TaskRuntime, budget: int) -> TaskRuntime:
+    """The row within `budget` bytes by dropping the largest stored step outputs first (the full outputs are on
+    the steps topic); the row itself when it fits or has nothing left to drop."""
+    size = json_size(rt.model_dump(mode="json"))
+    if size <= budget:
+        return rt
+    sizes = sorted(((json_size(s.output), s.number) for s in rt.steps if s.output), reverse=True)
+    dropped: set[int] = set()
+    for n_bytes, number in sizes:
+        if size <= budget:
+            break
+        dropped.add(number)
+        size -= n_bytes
+    if not dropped:
+        return rt
+    note = {"truncated": True, "note": "output dropped to keep the task row within its size budget"}
+    return rt.model_copy(update={"steps": [s.model_copy(update={"output": note}) if s.number in dropped else s
+                                           for s in rt.steps]})
+
+
+def compact_task(task: DiagnosticTask) -> DiagnosticTask:
+    """The task with everything copied from its alert cut short: what a failure row and report can always
+    carry, whatever made the full one too big."""
+    ctx = task.context.model_copy(update={
+        "labels": clip_map(task.context.labels, 512, 8 * 1024), "annotations": clip_map(task.context.annotations, 1024, 8 * 1024),
+        "alertname": clip(task.context.alertname, 253), "signal_fingerprints": task.context.signal_fingerprints[:50],
+        "clusters": [clip(c, 253) for c in task.context.clusters[:50]]})
+    metadata = {k: v for k, v in task.metadata.items() if isinstance(v, (int, float, bool, type(None)))}
+    metadata.update({k: clip(v, 512) for k, v in task.metadata.items() if isinstance(v, str)})
+    return task.model_copy(update={
+        "context": ctx, "metadata": metadata, "cluster_id": clip(task.cluster_id, 253),
+        "namespace": clip(task.namespace, 253), "status_reason": clip(task.status_reason, 1024),
+        "resource": task.resource.model_copy(update={"name": clip(task.resource.name, 253),
+                                                     "kind": clip(task.resource.kind, 64),
+                                                     "namespace": clip(task.resource.namespace, 253)})})
+
+
+FAILED_RECORD = "record_failed"  # termination reason of a task one of whose records could not be processed
+
+
+def failed_row(task: DiagnosticTask, reason: str, now: float, started_at: float | None = None) -> TaskRuntime:
+    """A finished row for a task that cannot go on because one of its records failed (too large for the broker,
+    or a bug): a small failed report saying why, the step history left out (it is on the steps topic)."""
+    task = compact_task(task)
+    note = clip(f"diagnosis stopped: {reason}", 1000)
+    final = task.model_copy(update={"status": TaskStatus.FAILED, "status_reason": FAILED_RECORD,
+                                    "completed_at": datetime.fromtimestamp(now, timezone.utc)})
+    report = DiagnosticResult(task_id=task.id, cluster_id=task.cluster_id, summary=ResultSummary(problem=note),
+                              status="failed", termination_reason=FAILED_RECORD, engine="rules")
+    return TaskRuntime(task=final, started_at=started_at if started_at is not None else now, finished=True,
+                       termination_reason=FAILED_RECORD, report=report, report_pending=True)

@@ -52,12 +52,14 @@ from agents.strategy import Strategy, StrategyDecision, alert_complexity, choose
 from agents.termination import CONFIDENCE_THRESHOLD, Termination, TerminationReason, stops_task
 from agents.tools.types import ToolCall, ToolExecutor, ToolResult
 from aetherius.metrics import REGISTRY
+from schemas.bounds import RECORD_BUDGET, clip
 from schemas.knowledge import KnowledgeEntry
 from schemas.result import DiagnosticResult, ResultArtifact, ResultSummary
 from schemas.settings import LLMSettings, Settings
 from schemas.step import DiagnosticStep, StepEvent, StepInput, StepOutput, StepStatus, StepType
 from schemas.task import DiagnosticTask, TaskCommand, TaskStatus
 from streams.app import Topics
+from streams.emit import RecordTooLarge
 from streams.pipeline import Pipeline, error_boundary
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,7 @@ SECURITY_STOPS = Counter("aetherius_tasks_stopped_for_security_total",
 MAX_TOOL_CALLS_IN_FLIGHT = 30  # per worker; per task the runtime keeps it to 3
 MAX_LLM_CALLS_IN_FLIGHT = 20  # per worker (architecture: "a semaphore per limit: LLM 20")
 MIN_CALL_SECONDS = 1.0  # a call always gets this long, even at the very end of a task's time
+STEP_OUTPUT_BYTES = 256 * 1024  # a tool's output in its completion record (the gateway allows up to 10 MB)
 
 # (score in [0, 1], matching entries) for a task; sync or async. Helper F's knowledge base plugs in here.
 KnowledgeLookup = Callable[[DiagnosticTask], "tuple[float, list[KnowledgeEntry]] | Awaitable[tuple[float, list[KnowledgeEntry]]]"]
@@ -123,14 +126,34 @@ class StepLoop:
     # topic may still hold that step's completion; waiting a moment lets it arrive instead of re-running.
     orphan_seen: dict[tuple[str, int], float] = field(default_factory=dict)
     resume_grace_seconds: float = 5.0
+    # How rows are written (the Faust worker: streams.emit's put on the runtime table); None: `table[k] = v`.
+    write_row: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None
 
     # -- rows ----------------------------------------------------------------------------------
     def row(self, task_id: str) -> TaskRuntime | None:
         raw = self.table.get(task_id)
         return TaskRuntime.model_validate(raw) if raw else None
 
-    def store(self, rt: TaskRuntime) -> None:
-        self.table[rt.task.id] = rt.model_dump(mode="json")  # reassign: in-place edits are not recorded
+    async def store(self, rt: TaskRuntime) -> TaskRuntime:
+        """Write the row (reassigned: in-place edits are not recorded) and return what was stored. The worker
+        writes through `write_row` (streams.emit: the changelog record is on the producer before the record
+        that caused it can be committed, and within the record budget); a row over the budget is stored with
+        its largest step outputs dropped, and one still over it raises RecordTooLarge (the task then fails
+        through `fail`)."""
+        if self.write_row is None:
+            self.table[rt.task.id] = rt.model_dump(mode="json")
+            return rt
+        try:
+            await self.write_row(rt.task.id, rt.model_dump(mode="json"))
+            return rt
+        except RecordTooLarge:
+            slim = rt_logic.slimmed(rt, RECORD_BUDGET - 64 * 1024)
+            if slim is rt:
+                raise
+            log.warning("task row over its size budget: stored without its largest step outputs",
+                        extra={"task_id": rt.task.id})
+            await self.write_row(rt.task.id, slim.model_dump(mode="json"))
+            return slim
 
     def planner(self, task: DiagnosticTask):
         target = target_for_task(task)
@@ -176,8 +199,12 @@ class StepLoop:
 
     # -- records in ----------------------------------------------------------------------------
     async def on_admission(self, task: DiagnosticTask) -> None:
-        if self.row(task.id) is not None:
-            return  # redelivered admission: the row already exists
+        existing = self.row(task.id)
+        if existing is not None:  # redelivered admission (or sent again by the scheduler): the row exists.
+            # Say where the task is: running (the scheduler stops re-sending it) or ended (a slot it was given
+            # again is freed: the view turns a repeated final snapshot into a finish).
+            await self.topics["task.state"].send(key=task.id.encode(), value=existing.task.to_bytes())
+            return
         if task.limits.budget_tokens is None and self.budget_tokens is not None:
             task = task.model_copy(update={"limits": task.limits.model_copy(update={"budget_tokens": self.budget_tokens})})
         decision, score, entries = await self.choose(task)
@@ -191,7 +218,7 @@ class StepLoop:
         engine = "knowledge" if decision.strategy is Strategy.KNOWLEDGE_BASED else self.engine.name
         rt, new = rt_logic.begin(running, self.planner(running), now, engine=engine,
                                  strategy=decision.strategy.value, model=decision.model or "", knowledge=entries[:3])
-        self.store(rt)
+        await self.store(rt)
         await self.topics["task.state"].send(key=task.id.encode(), value=running.to_bytes())
         await self._apply(rt, Next(dispatch=new) if new else Next(evidence_exhausted=True))
 
@@ -225,7 +252,7 @@ class StepLoop:
             rt, nxt = rt_logic.complete(old, event.step_number, parsed, error, now, self.planner(old.task))
         if rt is old:
             return  # redelivered or unknown: nothing changed, nothing to store
-        self.store(rt)
+        await self.store(rt)
         await self._apply(rt, nxt)
 
     async def on_security_violation(self, old: TaskRuntime, number: int, result: ToolResult, now: float) -> None:
@@ -239,8 +266,24 @@ class StepLoop:
         SECURITY_STOPS.labels(kind=result.security_event[:64]).inc()
         log.warning("task stopped: step %s was refused as a security event (%s)", number, result.security_event,
                     extra={"task_id": rt.task.id, "cluster_id": rt.task.cluster_id})
-        self.store(rt)
+        await self.store(rt)
         await self._conclude(rt, stop)
+
+    async def fail(self, task_id: str, reason: str, admission: DiagnosticTask | None = None) -> None:
+        """End a task one of whose records could not be processed (too large for the broker, or a bug) with a
+        failed report saying why: a small row and report that always fit. `admission`: the task's admission
+        record, when it failed before the task had a row. A finished task stays as it is."""
+        old = self.row(task_id)
+        if old is not None and old.finished:
+            return
+        task = old.task if old is not None else admission
+        if task is None:
+            return  # a record for a task this worker never knew: nothing to end
+        log.error("task failed: %s", reason[:300], extra={"task_id": task_id, "cluster_id": task.cluster_id})
+        done = await self.store(rt_logic.failed_row(task, reason, time.time(), old.started_at if old else None))
+        for key in [k for k in self.running if k[0] == task_id]:
+            self.running.pop(key).cancel()
+        await self._publish_report(done)
 
     def on_resume(self, task_id: str, number: int) -> None:
         """Re-run an orphaned call or model turn. The marker travelled the steps topic behind every
@@ -269,10 +312,11 @@ class StepLoop:
             return  # pending tasks are cancelled by the scheduler; finished ones stay finished
         now = time.time()
         if cmd.action == "cancel":
+            rt = rt.model_copy(update={"cancelled_by": cmd.requested_by})
             rt, nxt = rt_logic.cancel(rt, now, self.planner(rt.task))
         else:  # "timeout" from the sweep, "advance" for a stalled row, or any nudge: re-evaluate
             rt, nxt = rt_logic.advance(rt, now, self.planner(rt.task))
-        self.store(rt)
+        await self.store(rt)
         await self._apply(rt, nxt)
 
     # -- decisions out -------------------------------------------------------------------------
@@ -300,7 +344,7 @@ class StepLoop:
             conv = conv.model_copy(update={"started_at": datetime.fromtimestamp(rt.started_at, timezone.utc)})
             task = rt.task.model_copy(update={"metadata": {**rt.task.metadata, "model": model}})
             rt, nxt = rt_logic.start_llm(rt.model_copy(update={"task": task}), conv, findings, model, time.time())
-            self.store(rt)
+            await self.store(rt)
             await self._apply(rt, nxt)
             return
         if stop is not None:
@@ -356,12 +400,15 @@ class StepLoop:
         result = result.model_copy(update={"task_id": rt.task.id, "cluster_id": rt.task.cluster_id,
                                            "termination_reason": reason})
         result, knowledge = await self._attach_knowledge(rt, result)
+        if rt.cancel_requested and rt.cancelled_by:  # as a task cancelled while queued says it (streams.pipeline)
+            result = result.model_copy(update={"artifacts": [*result.artifacts, ResultArtifact(
+                name="termination", content=f"{reason}: ended by {rt.cancelled_by}")]})
         now = datetime.now(timezone.utc)
         final = rt.task.model_copy(update={"status": status, "completed_at": now, "status_reason": reason,
                                            "metadata": {**rt.task.metadata, "knowledge_ids": [k.id for k in knowledge]}})
         done = rt.model_copy(update={"finished": True, "termination_reason": reason, "task": final, "report": result,
                                      "report_pending": True, "knowledge": knowledge})
-        self.store(done)
+        await self.store(done)
         await self._publish_report(done)
         category = result.root_cause.category.value if result.root_cause else "none"
         REPORTS.labels(category=category, engine=result.engine).inc()
@@ -406,7 +453,7 @@ class StepLoop:
         key = rt.task.id.encode()
         await _delivered(self.topics["reports"], key, rt.report.to_bytes())
         await _delivered(self.topics["task.state"], key, rt.task.to_bytes())
-        self.store(rt.model_copy(update={"report_pending": False}))
+        await self.store(rt.model_copy(update={"report_pending": False}))
 
     def _ai_disabled(self) -> bool:
         view = self.budget.view if self.budget is not None else None
@@ -434,11 +481,13 @@ class StepLoop:
         except Exception as exc:  # noqa: BLE001 - a failed call is a failed step, not a lost one
             result = ToolResult(tool_id=call.tool_id, ok=False, error=f"{type(exc).__name__}: {exc}")
         TOOL_CALLS.labels(tool=call.tool_id, result="ok" if result.ok else "error").inc()
+        stdout = clip(result.output, STEP_OUTPUT_BYTES)  # the record must fit the broker; the row keeps less
         step = DiagnosticStep(
             id=f"{task_id}:{number}", task_id=task_id, step_number=number, tool_id=call.tool_id,
             input=StepInput(command=call.tool_id, parameters=call.parameters, context=cluster_id),
-            output=StepOutput(exit_code=0 if result.ok else 2 if result.rejected else 1, stdout=result.output,
-                              stderr=result.error, truncated=result.truncated, security_event=result.security_event),
+            output=StepOutput(exit_code=0 if result.ok else 2 if result.rejected else 1, stdout=stdout,
+                              stderr=clip(result.error, 16 * 1024), truncated=result.truncated or stdout != result.output,
+                              security_event=result.security_event),
             status=StepStatus.COMPLETED if result.ok else StepStatus.FAILED, reasoning=call.reason,
             started_at=datetime.fromtimestamp(started, timezone.utc), completed_at=datetime.now(timezone.utc),
             duration_ms=(time.time() - started) * 1000)
@@ -622,6 +671,7 @@ def register_step_loop(app: faust.App, topics: Topics, settings: Settings, pipe:
     loop = StepLoop(topics=topics, table=table, engine=engine, executor=executor, llm=llm, budget=budget,
                     knowledge_lookup=knowledge_lookup, knowledge_for_category=knowledge_for_category,
                     service_role=settings.tasks.service_role, budget_tokens=settings.tasks.budget_tokens)
+    loop.write_row = lambda key, value: pipe.emit.put(table, key, value)
     deadletters = topics["deadletter"]
 
     async def on_record(event: faust.EventT) -> None:
@@ -636,7 +686,19 @@ def register_step_loop(app: faust.App, topics: Topics, settings: Settings, pipe:
     sources = [topics.task(p).get_topic_name() for p in _priorities()] + [
         topics["steps"].get_topic_name(), topics["task.commands"].get_topic_name()]
     channel = app.topic(*sources, key_serializer="raw", value_serializer="raw")
-    app.agent(channel, name="aetherius.steploop")(error_boundary("steploop", deadletters, on_record))
+    async def on_failure(event: faust.EventT, reason: str) -> None:
+        """The per-record contract's hook: the failed record's task ends with a report (its key is the task id)."""
+        if not event.key:
+            return
+        admission = None
+        if event.message.topic not in (topics["steps"].get_topic_name(), topics["task.commands"].get_topic_name()):
+            try:
+                admission = DiagnosticTask.from_bytes(event.value)
+            except Exception:  # noqa: BLE001 - an admission that does not parse has no task to end
+                return
+        await loop.fail(bytes(event.key).decode(errors="replace"), reason, admission)
+
+    app.agent(channel, name="aetherius.steploop")(error_boundary("steploop", deadletters, on_record, on_failure))
 
     @app.timer(interval=2.0)
     async def sweep() -> None:

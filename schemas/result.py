@@ -113,6 +113,16 @@ class DiagnosticResult(Record):
     status: str = "completed"
     generated_at: datetime = Field(default_factory=utcnow)
 
+    @classmethod
+    def without_diagnosis(cls, task_id: str, cluster_id: str, *, status: str, reason: str, note: str,
+                          ended_by: str = "") -> "DiagnosticResult":
+        """The final report of a task that ended before (or without) a diagnosis - cancelled or resolved while
+        queued, shed, released after holding a slot without progress - so every channel and the history
+        show every task's end. `ended_by`: who or what ended it."""
+        artifacts = [ResultArtifact(name="termination", content=f"{reason}: ended by {ended_by}")] if ended_by else []
+        return cls(task_id=task_id, cluster_id=cluster_id, summary=ResultSummary(problem=note[:1000]),
+                   status=status, termination_reason=reason, artifacts=artifacts)
+
     @property
     def report_id(self) -> str:
         """One report per task: the task id is the report id, so sinks can be idempotent on it."""

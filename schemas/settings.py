@@ -89,6 +89,22 @@ class WorkerSettings(BaseModel):
     # changelogs; with 0 each one leaves as its own request (a syscall and a broker round trip each),
     # which was most of the scheduler's cost in an alert storm. 5 ms adds at most 5 ms per hop.
     producer_linger_ms: int = Field(default=5, ge=0, le=1000)
+    # Group membership. A worker killed without leaving the group keeps its partitions until the broker gives
+    # up on it: with Faust's default 60 s session timeout a restarted worker waited about a minute before it
+    # processed anything. Heartbeats come from the consumer's own thread, so a busy event loop does not miss
+    # them; 10 s notices a dead worker quickly without flapping on a loaded node.
+    session_timeout_seconds: float = Field(default=10.0, ge=6.0, le=90.0)
+    heartbeat_interval_seconds: float = Field(default=1.0, gt=0, le=10.0)  # at most a third of the session
+    rebalance_timeout_seconds: float = Field(default=30.0, ge=5.0, le=300.0)
+    # Static group membership (Kafka's group.instance.id): a worker that comes back under the same id (a
+    # StatefulSet pod, a systemd unit) takes its partitions back without a rebalance. Unique per worker; unset
+    # for a Deployment, whose pods get new names.
+    instance_id: str | None = Field(default=None, max_length=200)
+    # Liveness (streams/liveness.py): /health/live fails - so Kubernetes restarts the worker - when an assigned
+    # partition has records waiting and none was processed for `stall_seconds`, or a recovery (rebalance) has
+    # not finished after `recovery_stall_seconds`.
+    stall_seconds: float = Field(default=120.0, ge=10.0)
+    recovery_stall_seconds: float = Field(default=300.0, ge=30.0)
 
 
 def price_table_key(prices: dict[str, tuple[float, float]], name: str) -> str | None:

@@ -87,7 +87,8 @@ class TaskCommand(Record):
 class SchedulerCommand(Record):
     """Everything that changes the scheduler's queue, on the single-partition task.queue topic."""
 
-    action: Literal["enqueue", "finish", "cancel", "resolve", "tick"]  # tick: re-check admission (rate windows)
+    # tick: re-check admission (rate windows) and running slots; started: the step loop took the task
+    action: Literal["enqueue", "finish", "cancel", "resolve", "tick", "started"]
     task: DiagnosticTask | None = None  # enqueue
     task_id: str = ""  # finish, cancel
     fingerprint: str = ""  # resolve: cancel pending tasks created for this signal

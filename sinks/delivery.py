@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections import OrderedDict
-from typing import Awaitable, Callable, Literal, Protocol
+from typing import Any, Awaitable, Callable, Literal, Protocol
 
 import aiohttp
 from prometheus_client import Counter
@@ -98,6 +99,36 @@ class DeliveredLedger:
         self._seen.move_to_end(key)
         while len(self._seen) > self._capacity:
             self._seen.popitem(last=False)
+
+
+class TableLedger:
+    """The delivered pairs in a Faust table (changelog-backed), so they survive a restart of the sink: a report
+    repeated on the topic (at-least-once upstream) after the sink restarted is still delivered once. Written while
+    the agent handles the report's record, so a row lives in the partition of its report id; the consumer commits
+    that record only after the row's changelog record (streams/consumer.py). Marks older than `keep_seconds` are
+    dropped from memory (a repeat comes within minutes, not days); the compacted changelog keeps one small
+    record per delivery."""
+
+    def __init__(self, table: Any, keep_seconds: float = 7 * 86400.0, clock: Callable[[], float] = time.time) -> None:
+        self.table = table
+        self.keep_seconds = keep_seconds
+        self.clock = clock
+        self._marks = 0
+
+    def done(self, key: str) -> bool:
+        at = self.table.get(key)
+        return at is not None and self.clock() - float(at) < self.keep_seconds
+
+    def mark(self, key: str) -> None:
+        self.table[key] = self.clock()
+        self._marks += 1
+        if self._marks % 1000 == 0:
+            self.prune()
+
+    def prune(self) -> None:
+        cutoff = self.clock() - self.keep_seconds
+        for key in [k for k, at in list(self.table.data.items()) if at is not None and float(at) < cutoff]:
+            self.table.data.pop(key, None)
 
 
 def build_request(dest: Destination, result: DiagnosticResult, *, public_url: str = "") -> HttpRequest:

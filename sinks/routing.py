@@ -115,7 +115,11 @@ def register(app: Any, settings: Any, *, dead_letter: DeadLetterSink | None = No
 
     sink_dl = dead_letter or _dead_letter
     reports_topic = topic_name(prefix, "reports")
-    dispatcher = ReportDispatcher(sinks_settings, dead_letter=sink_dl, source_topic=reports_topic)
+    from sinks.delivery import TableLedger
+
+    delivered = app.Table("delivered-reports", default=None, partitions=settings.kafka.partitions)
+    dispatcher = ReportDispatcher(sinks_settings, dead_letter=sink_dl, source_topic=reports_topic,
+                                  ledger=TableLedger(delivered))
     channel = app.topic(reports_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 
     async def deliver_reports(stream: Any) -> None:

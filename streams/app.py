@@ -7,6 +7,7 @@ inside the stream and kills the agent on every redelivery: a poison pill).
 
 from __future__ import annotations
 
+import logging
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,16 @@ from schemas.audit import AuditEvent
 from schemas.settings import Settings
 from schemas.signal import Priority
 from schemas.topics import CATALOGUE, task_topic, topic_name
+from streams.consumer import strict_transport
+
+
+class AetheriusApp(faust.App):
+    """Faust's App with our consumer (streams.consumer: commits only past records an agent processed)."""
+
+    logger = logging.getLogger("faust.aetherius_app")  # Faust's service messages, at Faust's log level
+
+    def _new_transport(self) -> Any:
+        return strict_transport(self)
 
 
 @dataclass
@@ -83,9 +94,14 @@ def create_app(settings: Settings, *, web: bool = True, **overrides: Any) -> tup
         logging_config=None,
         table_standby_replicas=0,
         producer_linger=settings.worker.producer_linger_ms / 1000,
+        broker_session_timeout=settings.worker.session_timeout_seconds,
+        broker_heartbeat_interval=min(settings.worker.heartbeat_interval_seconds,
+                                      settings.worker.session_timeout_seconds / 3),
+        broker_rebalance_timeout=settings.worker.rebalance_timeout_seconds,
+        consumer_group_instance_id=settings.worker.instance_id,
     )
     conf.update(overrides)
-    app = faust.App(settings.worker.app_id, **conf)
+    app = AetheriusApp(settings.worker.app_id, **conf)
     topics = Topics({
         spec.name: app.topic(
             topic_name(settings.kafka.topic_prefix, spec.name),

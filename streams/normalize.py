@@ -1,6 +1,11 @@
 """Raw alert or Kubernetes event -> `Signal`: one shape for everything downstream.
 
 Pure: the caller passes the configured default cluster and the known cluster ids.
+
+The signal is where the worker's size budget starts (schemas/bounds.py): whatever the entry points accept, its
+labels and annotations are kept once, each value bounded, and the text copied from them (the resource name,
+the message) is cut shorter, with a marker. A label of 200 KB used to be copied about seven times into a
+task's row and push it past the broker's limit.
 """
 
 from __future__ import annotations
@@ -8,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from schemas.alertmanager import RawAlert
+from schemas.bounds import clip, clip_map
 from schemas.kube import KubeEvent
 from schemas.signal import Signal
 from schemas.subject import alert_subject
@@ -17,6 +23,20 @@ _SEVERITY = {"critical": "critical", "page": "critical", "error": "critical", "h
              "warning": "warning", "warn": "warning", "medium": "warning",
              "info": "info", "low": "info", "none": "info"}
 CRITICAL_EVENT_REASONS = frozenset({"NodeNotReady", "OOMKilling", "SystemOOM"})
+
+# Bytes (JSON-escaped). Real labels are short; annotations hold prose. A Kubernetes name is at most 253
+# characters (DNS-1123 subdomain), so a longer "name" can only be cut: no object has it anyway.
+LABEL_VALUE_BYTES, LABELS_BYTES = 4 * 1024, 32 * 1024
+ANNOTATION_VALUE_BYTES, ANNOTATIONS_BYTES = 16 * 1024, 64 * 1024
+NAME_BYTES, MESSAGE_BYTES = 253, 2 * 1024
+
+
+def bounded_labels(labels: dict[str, str]) -> dict[str, str]:
+    return clip_map(labels, LABEL_VALUE_BYTES, LABELS_BYTES)
+
+
+def bounded_annotations(annotations: dict[str, str]) -> dict[str, str]:
+    return clip_map(annotations, ANNOTATION_VALUE_BYTES, ANNOTATIONS_BYTES)
 
 
 @dataclass(frozen=True)
@@ -43,10 +63,12 @@ def resource_of(labels: dict[str, str]) -> tuple[str, str]:
 
 def from_alert(raw: RawAlert, clusters: ClusterPolicy) -> Signal:
     alert = raw.alert
-    labels = alert.labels
-    cluster_id, cluster_defaulted = clusters.resolve(labels.get("cluster_id") or labels.get("cluster"))
+    labels = bounded_labels(alert.labels)
+    annotations = bounded_annotations(alert.annotations)
+    named = alert.labels.get("cluster_id") or alert.labels.get("cluster")
+    cluster_id, cluster_defaulted = clusters.resolve(clip(named, NAME_BYTES) if named else named)
     subject = alert_subject(labels)
-    namespace = subject.namespace  # exported_namespace when the exporter's own namespace took `namespace`
+    namespace = clip(subject.namespace, NAME_BYTES)  # exported_namespace when the exporter's took `namespace`
     kind, name = subject.kind, subject.name
     seen = raw.received_at
     return Signal(
@@ -58,12 +80,12 @@ def from_alert(raw: RawAlert, clusters: ClusterPolicy) -> Signal:
         namespace=namespace or "default",
         namespace_defaulted=not namespace,
         resource_kind=kind,
-        resource_name=name,
-        alertname=labels["alertname"],
+        resource_name=clip(name, NAME_BYTES),
+        alertname=clip(labels["alertname"], NAME_BYTES),
         severity=severity_of(labels.get("severity")),  # type: ignore[arg-type]
         labels=labels,
-        annotations=alert.annotations,
-        message=alert.annotations.get("summary") or alert.annotations.get("description", ""),
+        annotations=annotations,
+        message=clip(annotations.get("summary") or annotations.get("description", ""), MESSAGE_BYTES),
         first_seen=alert.startsAt or seen,
         last_seen=seen,
         requested_by=raw.requested_by,  # the person behind a manual request; the task's tool calls take its role
@@ -84,12 +106,12 @@ def from_kube_event(event: KubeEvent, clusters: ClusterPolicy) -> Signal:
         cluster_defaulted=cluster_defaulted,
         namespace=namespace,
         resource_kind=obj.kind,
-        resource_name=obj.name,
+        resource_name=clip(obj.name, NAME_BYTES),
         alertname=event.reason,
         severity="critical" if event.reason in CRITICAL_EVENT_REASONS else "warning",
-        labels={"alertname": event.reason, "namespace": namespace, obj.kind.lower() or "object": obj.name,
-                "cluster_id": cluster_id},
-        message=event.message,
+        labels=bounded_labels({"alertname": event.reason, "namespace": namespace,
+                               obj.kind.lower() or "object": obj.name, "cluster_id": cluster_id}),
+        message=clip(event.message, MESSAGE_BYTES),
         first_seen=event.first_timestamp or seen,
         last_seen=seen,
     )

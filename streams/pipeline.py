@@ -6,9 +6,9 @@ scheduler -> task view. The decisions are the pure functions of streams.*; this 
     task.queue (1 partition)  --scheduler agent (scheduler table, a row per task)-->  tasks.p0..p3, task.state, audit
     task.state + task.annotations [task_id]  --task view agent (tasks table)-->  the Task API
 
-Every agent catches everything per record: a record that cannot be parsed or processed goes to the
-dead-letter topic with the reason, and the agent carries on (an exception escaping a Faust agent
-acks the record and can crash-loop the worker). The agents' forwards and table writes go through
+Every agent runs its records through streams.boundary (the one per-record error contract): a record that
+cannot be parsed or processed goes to the dead-letter topic with the reason and the agent carries on; a
+record the broker could not take yet is tried again. The agents' forwards and table writes go through
 streams.emit: Faust's producer, without the per-record cost of `topic.send` and `table[key] = value`.
 """
 
@@ -22,8 +22,8 @@ from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
 import faust
+from faust.types import TP
 from prometheus_client import Counter, Gauge
-from pydantic import ValidationError
 
 from aetherius.metrics import REGISTRY
 from schemas.alertmanager import RawAlert
@@ -31,11 +31,13 @@ from schemas.audit import AuditEvent
 from schemas.kube import KubeEvent
 from schemas.settings import Settings
 from schemas.signal import CorrelatedIncident, Priority, Signal
-from schemas.task import (DiagnosticTask, IncidentMembership, ResourceInfo, SchedulerCommand, TaskContext, TaskLimits,
+from schemas.result import DiagnosticResult
+from schemas.task import (DiagnosticTask, IncidentMembership, ResourceInfo, SchedulerCommand, TaskCommand, TaskContext,
+                          TaskLimits,
                           TaskStatus, TaskStatusChange)
 from streams import correlation, dedup, scheduling
 from streams.app import Topics
-from streams.deadletter import dead_letter
+from streams.boundary import error_boundary
 from streams.emit import Emitter
 from streams.normalize import ClusterPolicy, from_alert, from_kube_event
 from streams.priority import PriorityInputs, PriorityRules, assign_priority, bumps, business_impact
@@ -53,6 +55,9 @@ SHED = Counter("aetherius_tasks_shed_total", "Tasks shed because the queue was o
 INCIDENTS = Counter("aetherius_incidents_total", "Cross-cluster incidents detected", registry=REGISTRY)
 ILLEGAL = Counter("aetherius_task_transitions_refused_total", "Illegal task state transitions refused",
                   registry=REGISTRY)
+RECONCILED = Counter("aetherius_slots_reconciled_total",
+                     "Running slots without progress: admission re-sent, task asked to stop, slot released",
+                     ["action"], registry=REGISTRY)
 CONFIG_WARNINGS = Counter("aetherius_config_warnings_total", "Signals that needed a default (cluster/namespace)",
                           ["kind"], registry=REGISTRY)
 
@@ -113,30 +118,6 @@ def _from_registry(settings: Settings, clusters: dict[str, Any]) -> tuple[Cluste
     enabled = {cid: c for cid, c in clusters.items() if c.enabled}
     policy = ClusterPolicy(default_cluster=settings.pipeline.default_cluster, known=frozenset(enabled))
     return policy, _limits(settings, enabled)
-
-
-def error_boundary(stage: str, deadletters: faust.TopicT,
-          handler: Callable[[faust.EventT], Awaitable[None]]) -> Callable[[faust.StreamT], Awaitable[None]]:
-    """The per-record error boundary every agent uses."""
-
-    async def agent(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            try:
-                await handler(event)
-            except ValidationError as exc:
-                await dead_letter(deadletters, event, _validation_summary(exc), stage)
-            except Exception as exc:  # noqa: BLE001 - the boundary: log, dead-letter, continue
-                log.exception("agent %s failed on a record", stage, extra={"stage": stage})
-                await dead_letter(deadletters, event, exc, stage)
-
-    agent.__name__ = f"{stage}_agent"
-    agent.__qualname__ = agent.__name__
-    return agent
-
-
-def _validation_summary(exc: ValidationError) -> str:
-    parts = [f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors()[:5]]
-    return "invalid record: " + "; ".join(parts)
 
 
 def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeline:
@@ -257,6 +238,7 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
 
     async def _apply(cmd: SchedulerCommand, sched: scheduling.Scheduler) -> None:
         store = pipe.scheduler
+        now = epoch(cmd.at)
         new_task: DiagnosticTask | None = None
         shed: list[scheduling.QueuedTask] = []
         if cmd.action == "enqueue":
@@ -264,18 +246,31 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
             task = cmd.task
             entry, shed = sched.enqueue(scheduling.QueuedTask(
                 task_id=task.id, priority=task.priority, cluster_id=task.cluster_id,
-                fingerprints=task.context.signal_fingerprints, enqueued_at=epoch(task.created_at)), pipe.limits)
+                fingerprints=task.context.signal_fingerprints, enqueued_at=epoch(task.created_at),
+                timeout_seconds=task.limits.timeout_seconds), pipe.limits)
             if entry is not None:
                 new_task = task
         elif cmd.action == "finish":
-            if sched.finish(cmd.task_id):
-                await store.gone(cmd.task_id)
+            sched.finish(cmd.task_id)
+            if cmd.task_id not in sched.ended:
+                sched.end(cmd.task_id, now)
+                await store.ended(cmd.task_id, now)
+        elif cmd.action == "started":
+            started = sched.start(cmd.task_id)
+            if started is not None:
+                await store.running(started)  # confirmed: the row drops the body
         elif cmd.action in ("cancel", "resolve"):
             removed = sched.cancel_pending(task_id=cmd.task_id or None, fingerprint=cmd.fingerprint or None)
             for queued in removed:
-                await store.gone(queued.task_id)
-                await _transition(queued.task_id, TaskStatus.CANCELLED, cmd.reason or cmd.action)
-        admitted = sched.admit(pipe.limits, now=epoch(cmd.at))
+                sched.end(queued.task_id, now)
+                await store.ended(queued.task_id, now)
+                reason = cmd.reason or cmd.action
+                if cmd.action == "cancel":
+                    reason = f"{reason} ({cmd.requested_by}, before it started)"
+                await _end(queued, TaskStatus.CANCELLED, reason,
+                           "manual_stop" if cmd.action == "cancel" else "alert_resolved", cmd.requested_by)
+        await _reconcile(sched, now)
+        admitted = sched.admit(pipe.limits, now=now)
         if new_task is not None and new_task.id in sched.queued:  # it waits: keep its body for admission
             await store.queued(sched.queued[new_task.id], new_task.model_dump(mode="json"))
         QUEUE_DEPTH.set(len(sched.queue))
@@ -288,23 +283,61 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
             await emit.send(topics["task.state"], snapshot.id.encode(), snapshot.to_bytes())
         for victim in shed:
             announced = new_task is not None and victim.task_id == new_task.id
-            if not announced:
-                await store.gone(victim.task_id)
+            sched.end(victim.task_id, now)
+            await store.ended(victim.task_id, now)
             await _shed(victim, sched, announced=announced)
         for queued in admitted:
             arrived = new_task if new_task is not None and new_task.id == queued.task_id else None
-            raw = None if arrived else store.body(queued.task_id)  # read before its row drops the body
-            await store.running(queued)
-            if arrived is not None:  # admitted on arrival: the body is at hand
-                body = arrived.to_bytes()
-            elif raw is not None:
-                body = DiagnosticTask.model_validate(raw).to_bytes()
-            else:  # cannot happen unless the rows diverged; say so rather than hang
+            raw = arrived.model_dump(mode="json") if arrived else store.body(queued.task_id)
+            if raw is None:  # cannot happen unless the rows diverged; say so rather than hang
                 log.error("admitted task has no stored body", extra={"task_id": queued.task_id})
                 continue
+            await store.running(queued, raw)  # the body stays until the step loop confirms the task
+            body = arrived.to_bytes() if arrived is not None else DiagnosticTask.model_validate(raw).to_bytes()
             await emit.send(topics.task(queued.priority), queued.task_id.encode(), body)
         for cluster in {q.cluster_id for q in admitted if q.cluster_id in sched.starts}:
             await store.starts(cluster, sched.starts[cluster])
+        await store.forget_ended(sched.forget_ended(now))
+
+    async def _reconcile(sched: scheduling.Scheduler, now: float) -> None:
+        """Running slots without progress (streams/scheduling.py): admissions sent again, overdue tasks asked to
+        stop, and those still holding their slot long after their time budget ended here with a report."""
+        store = pipe.scheduler
+        for action, entry in sched.reconcile(now):
+            RECONCILED.labels(action=action).inc()
+            if action == "resend":
+                raw = store.body(entry.task_id)
+                if raw is None:
+                    log.error("admitted task has no stored body", extra={"task_id": entry.task_id})
+                    continue
+                log.info("admission not confirmed by the step loop: sending it again",
+                         extra={"task_id": entry.task_id, "cluster_id": entry.cluster_id})
+                await store.running(entry, raw)
+                await emit.send(topics.task(entry.priority), entry.task_id.encode(),
+                                DiagnosticTask.model_validate(raw).to_bytes())
+            elif action == "stop":
+                await store.running(entry, store.body(entry.task_id))
+                cmd = TaskCommand(task_id=entry.task_id, action="timeout", requested_by="scheduler",
+                                  reason="running slot held past the task's time budget")
+                await emit.send(topics["task.commands"], entry.task_id.encode(), cmd.to_bytes())
+            else:
+                sched.end(entry.task_id, now)
+                await store.ended(entry.task_id, now)
+                held = now - (entry.admitted_at or now)
+                reason = (f"no progress: held a running slot for {held:.0f}s, past its {entry.timeout_seconds:.0f}s "
+                          "time budget; the scheduler released the slot")
+                log.warning("task failed: %s", reason, extra={"task_id": entry.task_id, "cluster_id": entry.cluster_id})
+                await _end(entry, TaskStatus.FAILED, reason, "no_progress", "scheduler")
+
+    async def _end(entry: scheduling.QueuedTask, status: TaskStatus, reason: str, termination: str,
+                   by: str, announced: bool = False) -> None:
+        """A task the scheduler ends itself: its status change (unless its snapshot said so already) and its final
+        report, so every channel and the history show its end."""
+        if not announced:
+            await _transition(entry.task_id, status, reason)
+        report = DiagnosticResult.without_diagnosis(entry.task_id, entry.cluster_id, status=status.value,
+                                                    reason=termination, note=reason, ended_by=by)
+        await emit.send(topics["reports"], entry.task_id.encode(), report.to_bytes())
 
     def _shed_reason(sched: scheduling.Scheduler) -> str:
         return f"shed: queue depth {len(sched.queue)} over the limit {pipe.limits.queue_limit}"
@@ -313,8 +346,7 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
         """`announced`: the task's own snapshot already says failed (it was shed the moment it arrived)."""
         SHED.labels(priority=victim.priority.value).inc()
         reason = _shed_reason(sched)
-        if not announced:
-            await _transition(victim.task_id, TaskStatus.FAILED, reason)
+        await _end(victim, TaskStatus.FAILED, reason, "shed", "scheduler", announced=announced)
         await audit(AuditEvent(action="task.shed", resource=f"task/{victim.task_id}", cluster_id=victim.cluster_id,
                                result="rejected", reason=reason, details={"priority": victim.priority.value}))
 
@@ -347,8 +379,8 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
             return
         if body.get("kind") == "status_change":
             change = TaskStatusChange.model_validate(body)
-            # The scheduler sends these only for tasks it took out of its queue (shed, cancelled while
-            # waiting): they never held a running slot, so there is nothing to free.
+            # The scheduler sends these only for tasks it ended itself (shed or cancelled while waiting, or
+            # released after holding a slot without progress): their slot is free already.
             holds_slot = change.changed_by != "scheduler"
             current = pipe.task(change.task_id)
             if current is None:
@@ -357,6 +389,9 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
         else:
             new = DiagnosticTask.model_validate(body)
             current = pipe.task(new.id)
+            if new.status == TaskStatus.RUNNING:  # the step loop took it: its admission need not be sent again
+                cmd = SchedulerCommand(action="started", task_id=new.id, requested_by="step loop")
+                await emit.send(topics["task.queue"], new.id.encode(), cmd.to_bytes())
         enriched = False
         if not new.context.incident_id and (note := membership(new.id)) is not None:
             # The step loop and the scheduler hold the task as it was created: keep the incident it joined since.
@@ -365,6 +400,9 @@ def build_pipeline(app: faust.App, topics: Topics, settings: Settings) -> Pipeli
             await emit.put(pipe.tasks_table, new.id, new.model_dump(mode="json"))  # same status: a detail update
             if enriched:
                 await republish(new)
+            if new.status.terminal and holds_slot:  # a final snapshot again: make sure no slot stays held
+                cmd = SchedulerCommand(action="finish", task_id=new.id, reason=new.status.value)
+                await emit.send(topics["task.queue"], new.id.encode(), cmd.to_bytes())
             return
         if current is not None and not can_transition(current.status, new.status):
             ILLEGAL.inc()
@@ -407,22 +445,39 @@ def _watch_registry(app: faust.App, pipe: Pipeline, registry: Any,
 
 
 def _scheduler_housekeeping(app: faust.App, pipe: Pipeline) -> None:
-    """Two things only the scheduler's owner can do: forget its parsed state when partitions move (the
-    next command rebuilds it from the recovered rows), and wake the queue when a waiting task could start
-    now - a cluster's rate window opened, or a registry edit raised a limit: no command would arrive to
-    admit it otherwise. The tick only asks; the scheduler agent decides, with the command's own time."""
+    """Things only the scheduler's owner can do: forget its parsed state when partitions move (the next
+    command rebuilds it from the recovered rows), and wake the queue when something is due without a
+    command to carry it - a waiting task could start now (a cluster's rate window opened, a registry edit
+    raised a limit), running slots need reconciling, or the rows were never loaded since this worker took
+    the queue. The tick only asks; the scheduler agent decides, with the command's own time."""
 
     async def forget(*_args: Any, **_kwargs: Any) -> None:
         pipe.scheduler.invalidate()
+        QUEUE_DEPTH.set(0)  # only the owner reports them: it sets them again with its next command
+        RUNNING.set(0)
 
     app.on_partitions_revoked.connect(forget)
     app.on_partitions_assigned.connect(forget)
 
+    queue_tp = TP(pipe.topics["task.queue"].get_topic_name(), 0)
+
     @app.timer(interval=RATE_TICK_SECONDS)
     async def wake_rate_limited() -> None:
-        sched = pipe.scheduler.cached  # None on workers that do not own the scheduler partition
-        if sched is not None and sched.admissible(pipe.limits, now=datetime.now(timezone.utc).timestamp()):
-            cmd = SchedulerCommand(action="tick", reason="rate window opened")
+        sched = pipe.scheduler.cached  # None until this worker, owning the queue, parsed its rows
+        now = datetime.now(timezone.utc).timestamp()
+        if sched is None:
+            # The owner after a restart or rebalance: without a command nothing would load its rows, and the
+            # slots of tasks lost in the crash would never be reconciled.
+            owner = app.consumer is not None and queue_tp in app.consumer.assignment() and not app.rebalancing
+            reason = "scheduler partition assigned" if owner else ""
+        elif sched.admissible(pipe.limits, now=now):
+            reason = "rate window opened"
+        elif sched.due(now):
+            reason = "running slots to reconcile"
+        else:
+            reason = ""
+        if reason:
+            cmd = SchedulerCommand(action="tick", reason=reason)
             await pipe.emit.send(pipe.topics["task.queue"], b"tick", cmd.to_bytes())
 
 

@@ -23,12 +23,18 @@ from typing import Any
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import InvalidProducerEpoch, KafkaError, OutOfOrderSequenceNumber, UnknownProducerId
 from aiokafka.structs import RecordMetadata
 
 log = logging.getLogger(__name__)
 
 Headers = list[tuple[str, bytes]]
+
+
+# The broker no longer accepts this idempotent producer's sequence (found by the chaos soak: after a broker restart
+# every record the bridge sent failed with OutOfOrderSequenceNumber, 36,000 times a minute, until the bridge was
+# restarted). aiokafka does not recover from these; a new producer (a new producer id) does.
+LOST_SEQUENCE = (OutOfOrderSequenceNumber, InvalidProducerEpoch, UnknownProducerId)
 
 
 class ProduceError(RuntimeError):
@@ -60,6 +66,8 @@ class Producer:
     _producer: AIOKafkaProducer | None = field(default=None, init=False, repr=False)
     unready_after_failure_s: float = 10.0
     _last_failure: float = field(default=float("-inf"), init=False)
+    _renewing: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
+    renewals: int = field(default=0, init=False)
 
     @property
     def started(self) -> bool:
@@ -120,6 +128,7 @@ class Producer:
                         timeout: float) -> list[RecordMetadata]:
         """Wait for every future from `send`; any failure, or a future still pending at the timeout, raises."""
         if futures:
+            sender = self._producer
             # asyncio.wait, not gather: a timeout must not cancel aiokafka's own futures.
             _done, pending = await asyncio.wait(futures, timeout=max(timeout, 0.0))
             _consume_later(futures)
@@ -130,10 +139,34 @@ class Producer:
             failed = [f.exception() for f in futures if f.exception() is not None]
             if failed:
                 self._failed()
+                if any(isinstance(exc, LOST_SEQUENCE) for exc in failed):
+                    await self._renew(sender, failed[0])
                 raise ProduceError(f"{len(failed)} of {len(futures)} record(s) failed: "
                                    f"{type(failed[0]).__name__}: {failed[0]}") from failed[0]
         self._last_failure = float("-inf")
         return [f.result() for f in futures]
+
+    async def _renew(self, sender: AIOKafkaProducer | None, cause: BaseException) -> None:
+        """Replace the producer whose sequence the broker lost (once, however many requests saw it)."""
+        async with self._renewing:
+            if sender is None or self._producer is not sender:
+                return  # another request renewed it already
+            log.warning("the broker lost this producer's sequence (%s): starting a new producer",
+                        type(cause).__name__)
+            self._producer = None
+            try:
+                await asyncio.wait_for(sender.stop(), 10.0)
+            except Exception:  # noqa: BLE001 - its batches fail anyway; the new producer is what matters
+                pass
+            delay = 0.5
+            while self._producer is None:  # requests meanwhile get "not connected" (503: the sender retries)
+                try:
+                    await self.start()
+                    self.renewals += 1
+                except Exception as exc:  # noqa: BLE001 - the broker is away: keep trying, with backoff
+                    log.warning("could not start a new producer (%s); retrying in %.1fs", exc, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 10.0)
 
     async def send_all_and_wait(self, records: Iterable[OutRecord], timeout: float = 5.0) -> list[RecordMetadata]:
         """Send a batch and wait for every acknowledgement, or raise `ProduceError`.

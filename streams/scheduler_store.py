@@ -8,14 +8,20 @@ without the body: it has been sent), a tombstone for a task that left, and a rat
 times. The parsed state lives in memory and is rebuilt from the rows after every rebalance, because
 another worker may have owned the partition in between.
 
-    task:<id>     {"entry": QueuedTask, "task": DiagnosticTask JSON}   queued
-    task:<id>     {"entry": QueuedTask, "running": true}               running
+    task:<id>     {"entry": QueuedTask, "task": DiagnosticTask JSON}                    queued
+    task:<id>     {"entry": QueuedTask, "running": true, "task": DiagnosticTask JSON}   admitted, not yet started
+    task:<id>     {"entry": QueuedTask, "running": true}                                started by the step loop
     rate:<cluster> [start times]
+    done:<id>     ended at (epoch seconds): a redelivered enqueue of an ended task is ignored (for an hour)
+
+An admitted task keeps its body until the step loop confirms it: the scheduler sends the admission again
+if it was lost (streams/scheduling.py, `reconcile`).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from streams.emit import Emitter
@@ -23,7 +29,7 @@ from streams.scheduling import QueuedTask, Scheduler
 
 log = logging.getLogger(__name__)
 
-TASK, RATE = "task:", "rate:"
+TASK, RATE, DONE = "task:", "rate:", "done:"
 
 
 class SchedulerStore:
@@ -48,18 +54,31 @@ class SchedulerStore:
         return self._state
 
     def body(self, task_id: str) -> dict[str, Any] | None:
-        """A queued task's full body, as stored when it was enqueued."""
+        """A queued or admitted-not-started task's full body, as stored when it was enqueued."""
         row = self.table.get(TASK + task_id)
         return row.get("task") if row else None
 
     async def queued(self, entry: QueuedTask, body: dict[str, Any]) -> None:
         await self.emit.put(self.table, TASK + entry.task_id, {"entry": entry.model_dump(mode="json"), "task": body})
 
-    async def running(self, entry: QueuedTask) -> None:
-        await self.emit.put(self.table, TASK + entry.task_id, {"entry": entry.model_dump(mode="json"), "running": True})
+    async def running(self, entry: QueuedTask, body: dict[str, Any] | None = None) -> None:
+        """The running row; with the body until the step loop confirmed the task."""
+        row: dict[str, Any] = {"entry": entry.model_dump(mode="json"), "running": True}
+        if body is not None and not entry.started:
+            row["task"] = body
+        await self.emit.put(self.table, TASK + entry.task_id, row)
 
     async def gone(self, task_id: str) -> None:
         await self.emit.delete(self.table, TASK + task_id)  # a tombstone on the changelog
+
+    async def ended(self, task_id: str, at: float) -> None:
+        """The task left the scheduler: its row goes, and it is remembered as ended."""
+        await self.gone(task_id)
+        await self.emit.put(self.table, DONE + task_id, at)
+
+    async def forget_ended(self, task_ids: list[str]) -> None:
+        for task_id in task_ids:
+            await self.emit.delete(self.table, DONE + task_id)
 
     async def starts(self, cluster: str, times: list[float]) -> None:
         await self.emit.put(self.table, RATE + cluster, list(times))
@@ -68,16 +87,23 @@ class SchedulerStore:
         queued: list[QueuedTask] = []
         running: list[QueuedTask] = []
         starts: dict[str, list[float]] = {}
+        ended: dict[str, float] = {}
+        now = time.time()
         for key, row in list(self.table.items()):
             if row is None:
                 continue
             if key.startswith(TASK):
                 entry = QueuedTask.model_validate(row["entry"])
+                if row.get("running") and entry.admitted_at is None:  # a row from before slots were timed
+                    entry = entry.model_copy(update={"admitted_at": now})
                 (running if row.get("running") else queued).append(entry)
             elif key.startswith(RATE):
                 starts[key[len(RATE):]] = [float(t) for t in row]
+            elif key.startswith(DONE):
+                ended[key[len(DONE):]] = float(row)
             else:
                 log.warning("ignoring an unknown scheduler row %r", key)
-        state = Scheduler.rebuild(queued, running, starts)
-        log.info("scheduler state rebuilt: %d queued, %d running", len(state.queue), len(state.running))
+        state = Scheduler.rebuild(queued, running, starts, ended)
+        log.info("scheduler state rebuilt: %d queued, %d running, %d recently ended", len(state.queue),
+                 len(state.running), len(state.ended))
         return state

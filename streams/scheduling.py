@@ -9,6 +9,17 @@ room again - P0 counts towards the rate but is never held back by it, as with co
 Queue order: priority, then arrival. When the queue holds more than `queue_limit` tasks, the newest P3 is
 shed, then the newest P2; P1 and P0 are never shed (the queue grows past the limit rather than lose them).
 
+Slots are reconciled (`Scheduler.reconcile`): a running slot is only real while the step loop works on the
+task. An admitted task the step loop has not confirmed (`started`) gets its admission again every
+`RESEND_AFTER` seconds (the record may be lost: a kill between the slot's write and the admission's
+delivery); a task still holding its slot `STOP_GRACE` past its time budget is asked to stop (the step loop
+times it out with a report); at `RELEASE_GRACE` past it the scheduler ends it itself as failed, with a
+report, and frees the slot, so repeated crashes can never starve a cluster.
+
+A task that has ended is remembered for `ENDED_MEMORY` seconds (`ended`): its enqueue command redelivered
+after a crash (at-least-once upstream) is recognised instead of starting the task again - that restarted
+task held a running slot that nothing would free, as its step-loop row was already finished.
+
 `Scheduler` is decision logic only, no I/O: the scheduler agent feeds it one command at a time and stores
 what each call reports as changed. It is mutable and indexed because it runs once per command on a single
 partition and P0/P1 storms can queue thousands of tasks: every operation costs O(log n) or O(what changed),
@@ -20,6 +31,7 @@ from __future__ import annotations
 import bisect
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -34,6 +46,17 @@ class QueuedTask(BaseModel):
     fingerprints: list[str] = Field(default_factory=list)
     enqueued_at: float
     seq: int = 0  # arrival order, tie-breaker for equal timestamps
+    timeout_seconds: float = 600.0  # the task's time budget: how long its running slot may be held
+    admitted_at: float | None = None  # when it took a running slot
+    started: bool = False  # the step loop confirmed it (the task view saw it running)
+    nudged_at: float | None = None  # when its admission was last re-sent, or it was last asked to stop
+
+
+ENDED_MEMORY = 3600.0
+RESEND_AFTER = 60.0  # an admission can wait this long behind a backlog; sending it again only adds to it
+STOP_GRACE = 60.0
+RELEASE_GRACE = 180.0
+Reconcile = Literal["resend", "stop", "release"]
 
 
 @dataclass(frozen=True)
@@ -66,12 +89,13 @@ class Scheduler:
         self.starts: dict[str, list[float]] = {}  # rate-limited clusters: recent start times, oldest first
         self.seq = 0
         self.shed_total = 0
+        self.ended: dict[str, float] = {}  # task id -> when it left the scheduler (oldest first)
         self._per_priority: Counter[str] = Counter()
         self._per_cluster: Counter[str] = Counter()
 
     @classmethod
     def rebuild(cls, queued: list[QueuedTask], running: list[QueuedTask],
-                starts: dict[str, list[float]]) -> "Scheduler":
+                starts: dict[str, list[float]], ended: dict[str, float] | None = None) -> "Scheduler":
         """From stored rows (after a restart or a rebalance): the queue re-sorted, the arrival counter past
         every stored one."""
         s = cls()
@@ -80,11 +104,28 @@ class Scheduler:
         for t in running:
             s._add_running(t)
         s.starts = {c: sorted(times) for c, times in starts.items()}
+        s.ended = dict(sorted((ended or {}).items(), key=lambda kv: kv[1]))
         s.seq = max((t.seq for t in (*queued, *running)), default=0)
         return s
 
     def knows(self, task_id: str) -> bool:
-        return task_id in self.queued or task_id in self.running
+        return task_id in self.queued or task_id in self.running or task_id in self.ended
+
+    def end(self, task_id: str, now: float) -> None:
+        """Remember that the task left the scheduler (finished, cancelled, shed, released)."""
+        self.ended.pop(task_id, None)
+        self.ended[task_id] = now
+
+    def forget_ended(self, now: float, memory: float = ENDED_MEMORY) -> list[str]:
+        """Drop the ended tasks older than `memory`; their ids (for their rows to go too)."""
+        old = []
+        for task_id, at in self.ended.items():
+            if now - at < memory:
+                break
+            old.append(task_id)
+        for task_id in old:
+            del self.ended[task_id]
+        return old
 
     def enqueue(self, task: QueuedTask, limits: Limits) -> tuple[QueuedTask | None, list[QueuedTask]]:
         """Add a task. Returns (the queued entry, or None when redelivered) and the tasks shed to keep the queue
@@ -133,7 +174,7 @@ class Scheduler:
 
     def admit(self, limits: Limits, *, now: float) -> list[QueuedTask]:
         """Move every task `admissible` names from the queue to running, and record their starts."""
-        admitted = self.admissible(limits, now=now)
+        admitted = [t.model_copy(update={"admitted_at": now}) for t in self.admissible(limits, now=now)]
         self.starts = {c: [t for t in times if now - t < limits.cluster_rates[c].period_seconds]
                        for c, times in self.starts.items() if c in limits.cluster_rates}
         for task in admitted:
@@ -157,6 +198,33 @@ class Scheduler:
             return False
         rate = limits.cluster_rates.get(task.cluster_id)
         return rate is None or rate_room(starts.get(task.cluster_id, []), rate, now) > 0
+
+    def start(self, task_id: str) -> QueuedTask | None:
+        """The step loop took the task: its admission need not be re-sent. The updated entry, or None."""
+        task = self.running.get(task_id)
+        if task is None or task.started:
+            return None
+        self.running[task_id] = task = task.model_copy(update={"started": True})
+        return task
+
+    def due(self, now: float) -> bool:
+        """Whether `reconcile` would do anything now (the wake-up tick asks before sending a command)."""
+        return any(_reconcile_one(t, now) for t in self.running.values())
+
+    def reconcile(self, now: float) -> list[tuple[Reconcile, QueuedTask]]:
+        """What to do about running slots without progress (see the module docstring), applied: re-sent and
+        stopped tasks are stamped `nudged_at`, released ones leave the running set."""
+        out: list[tuple[Reconcile, QueuedTask]] = []
+        for task in list(self.running.values()):
+            action = _reconcile_one(task, now)
+            if action is None:
+                continue
+            if action == "release":
+                self.finish(task.task_id)
+            else:
+                task = self.running[task.task_id] = task.model_copy(update={"nudged_at": now})
+            out.append((action, task))
+        return out
 
     def finish(self, task_id: str) -> bool:
         """Free a running slot; False when the task held none."""
@@ -205,3 +273,16 @@ class Scheduler:
         self.running[t.task_id] = t
         self._per_priority[t.priority.value] += 1
         self._per_cluster[t.cluster_id] += 1
+
+
+def _reconcile_one(task: QueuedTask, now: float) -> Reconcile | None:
+    admitted = task.admitted_at if task.admitted_at is not None else now
+    held = now - admitted
+    since_nudge = now - task.nudged_at if task.nudged_at is not None else held
+    if held >= task.timeout_seconds + RELEASE_GRACE:
+        return "release"
+    if held >= task.timeout_seconds + STOP_GRACE and since_nudge >= STOP_GRACE:
+        return "stop"
+    if not task.started and since_nudge >= RESEND_AFTER:
+        return "resend"
+    return None

@@ -339,7 +339,8 @@ def _starting_gate(api: TaskApi, public: frozenset[str]):  # noqa: ANN202 - aioh
     return gate
 
 
-def create_worker_web_app(app: faust.App, pipe: Pipeline, settings: Settings) -> web.Application:
+def create_worker_web_app(app: faust.App, pipe: Pipeline, settings: Settings,
+                          live: Any = None) -> web.Application:
     """The worker's aiohttp app: Task API, probes, metrics and the OpenAPI document, secured and audited."""
     api = TaskApi(app, pipe, settings)
     public = frozenset(settings.security.public_paths)
@@ -351,7 +352,7 @@ def create_worker_web_app(app: faust.App, pipe: Pipeline, settings: Settings) ->
     web_app.router.add_get("/api/v1/tasks", require("tasks:read")(api.listing))
     web_app.router.add_get("/api/v1/tasks/{task_id}", require("tasks:read")(api.detail))
     web_app.router.add_post("/api/v1/tasks/{task_id}/cancel", require("tasks:cancel")(api.cancel))
-    add_health_routes(web_app, api.ready)
+    add_health_routes(web_app, api.ready, live=live)
     add_openapi_route(web_app)
     _serve_suspensions(web_app, pipe.topics, settings)
     return web_app

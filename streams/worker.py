@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import weakref
 from typing import Callable
 
@@ -16,6 +17,7 @@ from aetherius.logging import setup_logging
 from schemas.settings import Settings
 from streams.admin import ensure_topics
 from streams.app import Topics, create_app
+from streams.liveness import LivenessMonitor
 from streams.pipeline import Pipeline, build_pipeline
 from streams.task_api import create_worker_web_app
 
@@ -40,12 +42,21 @@ def build_worker_app(settings: Settings, *, web: bool = True,
     settings.security.tls) starts before the app's services and stops after them."""
     app, topics = create_app(settings, web=web)
     pipe = build_pipeline(app, topics, settings)
+    monitor = liveness_monitor(app, settings)
     if web:
-        _WEB_APPS[app] = web_app = create_worker_web_app(app, pipe, settings)
+        _WEB_APPS[app] = web_app = create_worker_web_app(app, pipe, settings, live=monitor.live)
         attach_http_server(app, web_app, settings.worker.host, settings.worker.port, settings.security.tls)
     for extend in extensions:
         extend(app, topics, settings, pipe)
     return app, pipe
+
+
+def liveness_monitor(app: faust.App, settings: Settings) -> LivenessMonitor:
+    """The stall check behind /health/live of a role that runs Faust agents (worker, sink)."""
+    monitor = LivenessMonitor(app, stall_seconds=settings.worker.stall_seconds,
+                              recovery_stall_seconds=settings.worker.recovery_stall_seconds)
+    monitor.register(app)
+    return monitor
 
 
 def run_worker(settings: Settings, extensions: tuple[Extension, ...] = ()) -> int:
@@ -62,5 +73,7 @@ def run_faust(app: faust.App, settings: Settings) -> int:
     """Run a Faust app in the foreground with our logging left alone; blocks until SIGTERM/SIGINT."""
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False,
                           override_logging=False)
+    if not sys.stdout.isatty():  # its spinner writes cursor escape codes (\x1b[?25h) into log files
+        worker.spinner = None
     worker.execute_from_commandline()  # exits the process
     return 0

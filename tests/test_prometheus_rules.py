@@ -26,7 +26,8 @@ KNOWN_METRICS = {
     "aetherius_sink_deliveries_total", "aetherius_clickhouse_up", "aetherius_clickhouse_insert_failures_total",
     "aetherius_clickhouse_rows_rejected_total", "aetherius_clickhouse_records_total",
     "aetherius_security_events_total", "aetherius_security_alerts_total", "aetherius_watch_cluster_failing",
-    "aetherius_produce_failures_total",
+    "aetherius_produce_failures_total", "aetherius_worker_stalled", "aetherius_worker_stalls_total",
+    "aetherius_partition_lag", "aetherius_slots_reconciled_total",
 }
 
 UNIT_TESTS = {
@@ -59,6 +60,28 @@ UNIT_TESTS = {
                                  "exp_annotations": {"summary": "Kafka refused records from the pipeline",
                                                      "description": "1 records for x-dedup-changelog were "
                                                                     "not delivered in 5 minutes"}}]},
+            ],
+        },
+        {   # A worker stalled on a partition for 3 minutes fires, with its reason; one stalled 1 minute does not.
+            "interval": "1m",
+            "input_series": [
+                {"series": 'aetherius_worker_stalled{instance="w1:6066",reason="partition"}',
+                 "values": "0 1 1 1 1 1"},
+                {"series": 'aetherius_worker_stalled{instance="w2:6066",reason="recovery"}',
+                 "values": "0 1 0 0 0 0"},
+                {"series": 'aetherius_worker_stalls_total{instance="w1:6066",reason="partition"}',
+                 "values": "0 1 2 3 3 3"},
+            ],
+            "alert_rule_test": [
+                {"eval_time": "4m", "alertname": "WorkerStalled",
+                 "exp_alerts": [{"exp_labels": {"severity": "critical", "instance": "w1:6066", "reason": "partition"},
+                                 "exp_annotations": {"summary": "A stream worker is stalled",
+                                                     "description": "w1:6066 is stalled (partition); its liveness "
+                                                                    "probe fails"}}]},
+                {"eval_time": "4m", "alertname": "WorkerStallsRepeat",
+                 "exp_alerts": [{"exp_labels": {"severity": "warning", "instance": "w1:6066"},
+                                 "exp_annotations": {"summary": "A stream worker keeps stalling",
+                                                     "description": "w1:6066 stalled 3 times in 30 minutes"}}]},
             ],
         },
         {   # 5% failures: quiet.

@@ -16,9 +16,8 @@ import pytest
 
 from schemas.alertmanager import Alert, RawAlert
 from streams.fingerprint import labels_fingerprint
-from tests.dumpkit import DumpBuilder
+from tests.chaosrig import cluster_dumps
 from tests.kafkautil import produce, read_all, run
-from tests.test_rules_categories import SCENARIOS
 from tests.workerproc import WorkerProcess, wait_for
 
 pytestmark = pytest.mark.kafka
@@ -30,16 +29,7 @@ TASKS = 100
 @pytest.fixture
 def clusters(tmp_path):
     """cluster id -> (dump dir, alert labels, expected category), cycling through a few scenarios."""
-    by_id = {s[0]: s for s in SCENARIOS}
-    out = {}
-    for i in range(CLUSTERS):
-        sid, scenario, category, *_ = by_id[PICKED[i % len(PICKED)]]
-        builder = DumpBuilder(tmp_path / f"dump-{i}")
-        labels = scenario(builder)
-        builder.write()
-        labels.pop("alertname", None)
-        out[f"c{i}"] = (builder.root, labels, category.value)
-    return out
+    return cluster_dumps(tmp_path, CLUSTERS, tuple(PICKED))
 
 
 def alerts(clusters) -> list[tuple[bytes, bytes]]:

@@ -67,8 +67,8 @@ def admitted(loop: StepLoop) -> dict:
     return json.loads(loop.topics.values("task.state")[0])["metadata"]
 
 
-def sent(loop: StepLoop, topic: str) -> list[bytes]:
-    return loop.topics.values(topic)
+def sent(loop: StepLoop, topic: str) -> list[dict]:
+    return [json.loads(v) for v in loop.topics.values(topic)]
 
 
 def llm() -> LLMEngine:

@@ -38,6 +38,8 @@ class WorkerProcess:
     env_extra: dict[str, str] = field(default_factory=dict)
     port: int = 0
     proc: subprocess.Popen | None = None
+    name: str = "worker"
+    rss_start: float = 0.0
 
     @property
     def url(self) -> str:
@@ -75,8 +77,28 @@ class WorkerProcess:
             time.sleep(0.3)
         raise RuntimeError(f"worker not ready in {timeout}s: {self.log_tail()}")
 
+    @property
+    def log_path(self) -> Path:
+        return self.work_dir / f"worker-{self.port}.log"
+
     def log_tail(self) -> str:
-        return (self.work_dir / f"worker-{self.port}.log").read_text()[-3000:]
+        return self.log_path.read_text()[-3000:]
+
+    def log_bytes(self) -> int:
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def rss(self) -> float:
+        """Resident memory in MB (0 when not running)."""
+        if not self.alive:
+            return 0.0
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():  # type: ignore[union-attr]
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
 
     def request(self, method: str, path: str, body: dict | None = None, key: str | None = DEFAULT_KEY,
                 headers: dict[str, str] | None = None) -> tuple[int, dict]:
@@ -118,7 +140,9 @@ def _json(raw: bytes) -> dict:
         return {"raw": raw.decode(errors="replace")[:500]}
 
 
-def wait_for(predicate, timeout: float = 60.0, interval: float = 0.5, what: str = "condition"):
+def wait_for(predicate, timeout: float = 60.0, interval: float = 0.5, what: str = "condition", fail: bool = True):
+    """The predicate's first truthy value; at the timeout an AssertionError, or with `fail=False` its last value
+    (for a caller that reports what it saw)."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -126,4 +150,6 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.5, what: str 
         if last:
             return last
         time.sleep(interval)
+    if not fail:
+        return last
     raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")

@@ -2,8 +2,9 @@
 
 Never loses a batch to a store outage: after `insert_retries` failed attempts it probes the store; while the
 store is down it keeps waiting (the Kafka offsets stay uncommitted, so nothing is acknowledged early). Only
-when a healthy store refuses the batch is it split row by row, and rows refused even alone are counted and
-logged (they are malformed for the schema; retrying them forever would stall the partition).
+when a healthy store refuses the batch is it split row by row: the good rows are written, and those refused
+even alone are reported back (`WriteResult.refused`, by row index, with the store's error) so the sink can
+dead-letter the records they came from (retrying them forever would stall the partition).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 class WriteResult:
     written: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
+    refused: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # table -> (row index, error)
 
 
 def backoff(attempt: int, base: float, cap: float) -> float:
@@ -60,28 +62,30 @@ class BatchWriter:
             if await self._insert_until_done(table, values):
                 result.written[table] = len(values)
             else:
-                ok, bad = await self._row_by_row(table, values)
-                result.written[table], result.rejected[table] = ok, bad
+                refused = await self._row_by_row(table, values)
+                result.written[table], result.rejected[table] = len(values) - len(refused), len(refused)
+                result.refused[table] = refused
             metrics.ROWS_WRITTEN.labels(table=table).inc(result.written[table])
         return result
 
-    async def _try(self, table: str, values: list[list[Any]]) -> bool:
+    async def _try(self, table: str, values: list[list[Any]]) -> str | None:
+        """None when inserted, else the store's error."""
         started = time.perf_counter()
         try:
             await self.store.insert(table, COLUMNS[table], values)
         except Exception as exc:
             metrics.INSERT_FAILURES.labels(table=table).inc()
-            log.warning("insert into %s (%d rows) failed: %s", table, len(values), exc)
-            return False
+            log.warning("insert into %s (%d rows) failed: %s", table, len(values), str(exc)[:300])
+            return f"{type(exc).__name__}: {exc}"[:1000]
         metrics.INSERT_SECONDS.labels(table=table).observe(time.perf_counter() - started)
         metrics.STORE_UP.set(1)
-        return True
+        return None
 
     async def _insert_until_done(self, table: str, values: list[list[Any]]) -> bool:
         """True once inserted; False when a healthy store keeps refusing the batch (a data problem)."""
         attempt = 0
         while True:
-            if await self._try(table, values):
+            if await self._try(table, values) is None:
                 return True
             if attempt >= self.retries:
                 if await self.store.ping():
@@ -91,13 +95,13 @@ class BatchWriter:
             await self._sleep(backoff(attempt, self.base, self.cap))
             attempt += 1
 
-    async def _row_by_row(self, table: str, values: list[list[Any]]) -> tuple[int, int]:
-        ok = bad = 0
-        for row in values:
-            if await self._try(table, [row]):
-                ok += 1
-            else:
-                bad += 1
+    async def _row_by_row(self, table: str, values: list[list[Any]]) -> list[tuple[int, str]]:
+        """Insert each row alone; the (index, error) of those the store refuses."""
+        refused: list[tuple[int, str]] = []
+        for index, row in enumerate(values):
+            error = await self._try(table, [row])
+            if error is not None:
+                refused.append((index, error))
                 metrics.ROWS_REJECTED.labels(table=table).inc()
                 log.error("row refused by %s and not stored: %s", table, str(row)[:500])
-        return ok, bad
+        return refused
