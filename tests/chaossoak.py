@@ -18,6 +18,7 @@ tests/test_chaos_soak.py (a few minutes, asserted) and benchmarks/bench_chaos.py
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import threading
 import time
@@ -33,7 +34,21 @@ from tests.kafkautil import produce
 from tests.workerproc import DEFAULT_KEY
 
 POISON = (b"poison-key", b"{not json at all")
-OVERSIZE_BYTES = 600_000
+def largest_accepted_alert(labels: dict[str, str]) -> dict:
+    """The biggest alert the bridge's door lets in (streams.admission.LIMITS): every label and annotation slot
+    filled near its budget with emoji, which JSON escapes to 12 bytes each, up to the whole-alert budget."""
+    from streams.admission import LIMITS, cost
+
+    alert = {"labels": dict(labels), "annotations": {}}
+    label_fill = "\U0001F525" * (LIMITS["label_value"] // 12 - 1)
+    note_fill = "\U0001F525" * (LIMITS["annotation_value"] // 12 - 1)
+    for field, budget, fill in (("annotations", "annotations", note_fill), ("labels", "labels", label_fill)):
+        for i in range(LIMITS[budget] - len(alert[field])):
+            candidate = {**alert, field: {**alert[field], f"x{i}": fill}}
+            if cost(candidate) > LIMITS["alert"] - 2048:
+                break
+            alert = candidate
+    return alert
 
 
 @dataclass
@@ -212,12 +227,11 @@ def run_soak(cfg: SoakConfig, progress=print) -> SoakResult:  # noqa: ANN001
                 progress(f"[{now - t0:5.0f}s] injected a poison record")
             if oversize_at and now >= oversize_at:
                 oversize_at = 0.0
-                big = {"labels": {**clusters["c0"][1], "alertname": "SoakOversize", "cluster_id": "c0",
-                                  "pod": "\U0001F525" * (OVERSIZE_BYTES // 12)}, "annotations": {}}
+                big = largest_accepted_alert({**clusters["c0"][1], "alertname": "SoakOversize", "cluster_id": "c0"})
                 status, body = stack.post_bridge(am_payload([big]))
                 assert status == 200, (status, body)
                 sent.append(big)
-                progress(f"[{now - t0:5.0f}s] sent an oversize alert ({OVERSIZE_BYTES // 12} emoji in a label)")
+                progress(f"[{now - t0:5.0f}s] sent the largest alert the bridge accepts ({len(json.dumps(big))} bytes)")
             time.sleep(0.5)
         result.kills, result.broker_restarts = stack.kills, stack.broker_restarts
         result.expected_alertnames = {a["labels"]["alertname"] + "@" + a["labels"]["cluster_id"] for a in sent}
