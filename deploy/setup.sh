@@ -44,6 +44,7 @@ fi
 
 step "helm for the chart tests (built once from the Go module proxy, then cached)"
 bash deploy/tools/install-helm.sh
+bash deploy/tools/install-kube-apiserver.sh  # a real kube-apiserver + etcd for the tests, built once (tests/kubeapi.py)
 
 step "fetching Kafka jars (cached after the first run)"
 .venv/bin/python -c "from aetherius.localkafka import ensure_jars; ensure_jars(print)"
