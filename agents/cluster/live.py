@@ -204,9 +204,11 @@ class LiveReader:
             query.append(("tailLines", tail_lines))
         what = f"logs of {namespace}/{pod}" + (f" [{container}]" if container else "")
         try:
-            # Raw text: the generated client json-decodes a log that happens to be JSON, mangling it.
+            # Raw text: the generated client json-decodes a log that happens to be JSON, mangling it. Accept as
+            # kubectl does: the API server answers `Accept: text/plain` with 406 (it negotiates only its
+            # serializers); the log comes back as text/plain, an error as a JSON Status.
             resp = await self.api_client.call_api(
-                path, "GET", query_params=query, header_params={"Accept": "text/plain"},
+                path, "GET", query_params=query, header_params={"Accept": "application/json, */*"},
                 auth_settings=["BearerToken"], _preload_content=False, _request_timeout=self._timeout)
             async with resp:
                 text = await resp.text(errors="replace")

@@ -1,0 +1,219 @@
+"""Seed a real API server with the objects of a dump scenario (tests/dumpkit.DumpBuilder), and serve its logs.
+
+`seed_objects(builder, kubelet_port)` turns what a scenario built for the dump corpus into API requests, so any
+scenario (tests/test_rules_categories.py, tests/corpus) also runs against kube-apiserver:
+- every object is created through its collection (`POST`), then given its status through the `status`
+  subresource (`PUT .../status`), as the kubelet and the controllers would. Owner references are rewritten to the
+  uids the server assigned (a dump scenario makes up its own), and objects are created owners first.
+- the API validates what a dump never has to: fields a scenario leaves out because no rule reads them are filled
+  with the smallest valid value (a Deployment's pod template, a PersistentVolume's source, a webhook's
+  sideEffects); nothing a rule reads is added or changed. Webhook configurations get no `rules`, so the real
+  server never calls them. ResourceQuotas come after the objects they count (the quota admission plugin is on).
+- each Endpoints also gets its EndpointSlice (what the EndpointSlice mirroring controller would write).
+
+Logs: without a kubelet the API server cannot serve `pods/log`. `FakeKubelet` is the smallest kubelet that can: an
+HTTPS server (certificate from the test CA, which the API server is told to trust) answering the kubelet's
+`/containerLogs/{ns}/{pod}/{container}` from the scenario's dump. Every Node is seeded with that address and port,
+so a log read travels the real path: LiveReader -> kube-apiserver (RBAC on pods/log, container-name checks) ->
+kubelet. It is a fake only for the kubelet, which cannot run here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import ssl
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from agents.cluster.dump import DumpReader
+from agents.cluster.live import RESOURCES
+from tests.dumpkit import DumpBuilder
+from tests.kubeapi import Kube
+
+Obj = dict[str, Any]
+PLACEHOLDER = {"name": "app", "image": "registry.example.com/app:1.0"}
+# Owners before what they own; quotas after what they count; events last.
+ORDER = ["nodes", "storageclasses", "persistentvolumes", "validatingwebhookconfigurations",
+         "mutatingwebhookconfigurations", "configmaps", "secrets", "serviceaccounts", "deployments", "replicasets",
+         "statefulsets", "daemonsets", "jobs", "cronjobs", "replicationcontrollers", "pods", "services",
+         "endpoints", "persistentvolumeclaims", "limitranges", "horizontalpodautoscalers", "ingresses",
+         "networkpolicies", "poddisruptionbudgets", "resourcequotas", "events"]
+NO_STATUS = {"configmaps", "secrets", "serviceaccounts", "events", "endpoints", "storageclasses", "limitranges",
+             "validatingwebhookconfigurations", "mutatingwebhookconfigurations", "networkpolicies"}
+SPEC_KINDS = {"deployments", "statefulsets", "daemonsets", "replicasets", "jobs", "persistentvolumes", "services"}
+SYSTEM_NAMESPACES = {"default", "kube-system", "kube-public", "kube-node-lease"}
+
+
+def collection(plural: str, namespace: str | None) -> str:
+    res = RESOURCES[plural]
+    return f"{res.prefix}/namespaces/{namespace}/{plural}" if res.namespaced else f"{res.prefix}/{plural}"
+
+
+@dataclass
+class Seeded:
+    """What was created, so `unseed` can take it all away again (the server has no garbage collector)."""
+
+    paths: list[str]
+    namespaces: list[str]
+
+
+def _template(labels: dict[str, str], restart: str | None = None) -> Obj:
+    spec: Obj = {"containers": [dict(PLACEHOLDER)]}
+    if restart:
+        spec["restartPolicy"] = restart
+    return {"metadata": {"labels": dict(labels)}, "spec": spec}
+
+
+def complete(plural: str, obj: Obj, kubelet_port: int) -> Obj:
+    """`obj` with the fields the API requires and a dump scenario may leave out (never one a rule reads)."""
+    obj = copy.deepcopy(obj)
+    meta = obj.setdefault("metadata", {})
+    for key in ("uid", "creationTimestamp", "resourceVersion"):
+        meta.pop(key, None)  # the server assigns these
+    spec: Obj = obj.setdefault("spec", {}) if plural in SPEC_KINDS else {}
+    if plural in ("deployments", "statefulsets", "daemonsets", "replicasets"):
+        labels = ((spec.get("selector") or {}).get("matchLabels")
+                  or (spec.get("template") or {}).get("metadata", {}).get("labels") or meta.get("labels")
+                  or {"app": meta["name"]})
+        spec.setdefault("selector", {"matchLabels": labels})
+        template = spec.setdefault("template", {})
+        template.setdefault("metadata", {}).setdefault("labels", labels)
+        template.setdefault("spec", {}).setdefault("containers", [dict(PLACEHOLDER)])
+    elif plural == "jobs":
+        spec.setdefault("template", _template({"job-name": meta["name"]}, restart="Never"))
+    elif plural == "persistentvolumes":
+        spec.setdefault("capacity", {"storage": "10Gi"})
+        spec.setdefault("accessModes", ["ReadWriteOnce"])
+        if not any(k in spec for k in ("csi", "hostPath", "local", "nfs")):
+            spec["csi"] = {"driver": "ebs.csi.aws.com", "volumeHandle": f"vol-{meta['name']}"}
+    elif plural in ("validatingwebhookconfigurations", "mutatingwebhookconfigurations"):
+        for hook in obj.get("webhooks") or []:
+            hook.setdefault("sideEffects", "None")
+            hook.setdefault("admissionReviewVersions", ["v1"])
+            hook.pop("rules", None)  # a seeded webhook must never intercept the test's own requests
+    elif plural == "nodes":
+        status = obj.setdefault("status", {})
+        status.setdefault("addresses", [{"type": "InternalIP", "address": "127.0.0.1"}])
+        status.setdefault("daemonEndpoints", {"kubeletEndpoint": {"Port": kubelet_port}})
+    elif plural == "services":
+        if spec.get("selector") is None:
+            spec.pop("selector", None)
+    return obj
+
+
+def endpoint_slice(endpoints: Obj) -> Obj:
+    """The EndpointSlice the mirroring controller would write for an Endpoints object."""
+    name = endpoints["metadata"]["name"]
+    items: list[Obj] = []
+    for subset in endpoints.get("subsets") or []:
+        for ready, key in ((True, "addresses"), (False, "notReadyAddresses")):
+            for addr in subset.get(key) or []:
+                items.append({"addresses": [addr["ip"]], "conditions": {"ready": ready}})
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": f"{name}-mirror", "labels": {"kubernetes.io/service-name": name,
+                                                              "endpointslice.kubernetes.io/managed-by": "aetherius-test"}},
+            "addressType": "IPv4", "endpoints": items, "ports": []}
+
+
+def _objects(builder: DumpBuilder) -> list[tuple[str, str | None, Obj]]:
+    out = [(plural, None, o) for plural, items in builder.cluster_objects.items() for o in items]
+    out += [(plural, ns, o) for ns, kinds in builder.ns_objects.items() for plural, items in kinds.items()
+            for o in items]
+    unknown = {p for p, _, _ in out} - set(ORDER)
+    if unknown:
+        raise ValueError(f"no API mapping for {sorted(unknown)}")
+    return sorted(out, key=lambda t: ORDER.index(t[0]))
+
+
+async def seed_objects(kube: Kube, builder: DumpBuilder, kubelet_port: int) -> Seeded:
+    """Create everything `builder` holds; returns what to delete afterwards."""
+    seeded = Seeded([], [])
+    for ns in sorted(builder.ns_objects):
+        if ns not in SYSTEM_NAMESPACES:
+            await kube.ensure("/api/v1/namespaces", {"metadata": {"name": ns}})
+            seeded.namespaces.append(ns)
+    uids: dict[str, str] = {}  # the uid the scenario made up -> the uid the server assigned
+    for plural, ns, original in _objects(builder):
+        obj = complete(plural, original, kubelet_port)
+        for ref in obj.get("metadata", {}).get("ownerReferences") or []:
+            ref["uid"] = uids.get(ref.get("uid", ""), ref.get("uid", ""))
+        base = collection(plural, ns)
+        created = await kube.create(base, obj)
+        path = f"{base}/{created['metadata']['name']}"
+        seeded.paths.append(path)
+        uids[original["metadata"].get("uid", "")] = created["metadata"]["uid"]
+        if plural not in NO_STATUS and obj.get("status") is not None:
+            created["status"] = obj["status"]
+            await kube.request("PUT", f"{path}/status", created)
+        if plural == "endpoints" and obj.get("subsets"):
+            slice_base = f"/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices"
+            created_slice = await kube.create(slice_base, endpoint_slice(obj))
+            seeded.paths.append(f"{slice_base}/{created_slice['metadata']['name']}")
+    return seeded
+
+
+async def unseed(kube: Kube, seeded: Seeded) -> None:
+    """Delete what `seed_objects` made (grace period 0: there is no kubelet to confirm a pod stopped).
+
+    Namespaces stay: without the namespace controller a deleted namespace would stay Terminating for ever."""
+    await asyncio.gather(*(kube.delete(p) for p in reversed(seeded.paths)))
+
+
+# --- the kubelet's log endpoint ---------------------------------------------------------------------------------
+class FakeKubelet:
+    """`/containerLogs/{ns}/{pod}/{container}` over HTTPS on 127.0.0.1, from a DumpReader set per scenario.
+
+    Runs in a thread with its own event loop, so it serves while a test's loop (or none) runs."""
+
+    def __init__(self, cert: Path, key: Path) -> None:
+        self.ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.ssl.load_cert_chain(str(cert), str(key))
+        self.source: DumpReader | None = None
+        self.requests: list[str] = []
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="fake-kubelet", daemon=True)
+
+    async def _logs(self, request: web.Request) -> web.Response:
+        ns, pod, container = (request.match_info[k] for k in ("ns", "pod", "container"))
+        self.requests.append(request.path_qs)
+        previous = request.query.get("previous", "").lower() == "true"
+        tail = request.query.get("tailLines")
+        if self.source is None:
+            return web.Response(status=404, text=f'pod "{pod}" not found')
+        text = await self.source.logs(ns, pod, container, previous, int(tail) if tail else None)
+        if previous and not text:  # what a kubelet answers when the container never terminated before
+            return web.Response(status=400, text=f'previous terminated container "{container}" in pod "{pod}" '
+                                                 "not found")
+        limit = request.query.get("limitBytes")
+        body = text.encode()
+        return web.Response(body=body[:int(limit)] if limit else body, content_type="text/plain")
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        app = web.Application()
+        app.router.add_get("/containerLogs/{ns}/{pod}/{container}", self._logs)
+        self._runner = web.AppRunner(app, access_log=None)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.ssl)
+        self._loop.run_until_complete(site.start())
+        self.port = self._runner.addresses[0][1]
+        self._ready.set()
+        self._loop.run_forever()
+
+    def __enter__(self) -> FakeKubelet:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the fake kubelet did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
