@@ -38,6 +38,7 @@ def scenario(b: DumpBuilder) -> None:
     b.pod(SHOP, "web-2", [Ctr("app")], labels={"app": "web", "tier": "fe"}, node="lr-node-1")
     b.pod(DATA, "db-0", [Ctr("db", restarts=1, last={"reason": "Error", "exitCode": 1}), Ctr("exporter")],
           labels={"app": "db"}, node="lr-node-1")
+    b.pod(DATA, "pending-0", [Ctr("app", state="waiting", ready=False)], node=None)
     b.logs(SHOP, "web-1", "line 1\nline 2\nline 3\n", container="app")
     b.logs(SHOP, "web-1", "panic: boom\n", container="app", previous=True)
     b.logs(DATA, "db-0", '{"level":"error","msg":"disk full"}\n', container="db")
@@ -164,6 +165,7 @@ def test_logs_through_the_api_server(kube_api, cluster):
         assert await r.logs(SHOP, "web-1", previous=True) == "panic: boom"
         assert await r.logs(SHOP, "web-2", previous=True) == ""  # the kubelet's 400: no previous container
         assert await r.logs(SHOP, "gone-pod") == ""  # the server's 404
+        assert await r.logs(DATA, "pending-0") == ""  # not on a node yet: the server's 204
         assert await r.logs(DATA, "db-0", container="db") == '{"level":"error","msg":"disk full"}'
         with pytest.raises(ReaderError, match=r"HTTP 400: a container name must be specified for pod db-0, "
                                               r"choose one of: \[db exporter\]"):

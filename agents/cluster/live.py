@@ -214,6 +214,8 @@ class LiveReader:
                 text = await resp.text(errors="replace")
                 if resp.status == 200:
                     return text
+                if resp.status == 204:  # the API server's answer for a pod not yet on a node: no log
+                    return ""
                 status, message = resp.status, status_message(text)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             raise ReaderError(f"cluster {self.cluster_id}: {what}: unreachable ({type(exc).__name__}: {exc})") from exc
