@@ -239,7 +239,9 @@ class KubeAPIServer:
             f"--service-account-key-file={self.pki['sa']}", f"--service-account-signing-key-file={self.pki['sa']}",
             "--service-cluster-ip-range=10.96.0.0/16", "--endpoint-reconciler-type=none",
             # No controller-manager: nothing would make default ServiceAccounts or lift PVC-protection finalizers.
-            "--disable-admission-plugins=ServiceAccount,StorageObjectInUseProtection",
+            # DefaultTolerationSeconds would give every seeded pod two tolerations its scenario does not have
+            # (and which a scheduling diagnosis cites); a cluster may run without it.
+            "--disable-admission-plugins=ServiceAccount,StorageObjectInUseProtection,DefaultTolerationSeconds",
             # Nothing but clients writes to etcd: no compaction timer, no identity lease heartbeat.
             "--etcd-compaction-interval=0", "--feature-gates=APIServerIdentity=false,UnknownVersionInteroperabilityProxy=false",
             f"--cert-dir={self.run_dir / 'certs'}", "--v=1", *self.extra_args], self.run_dir / "apiserver.log")
