@@ -225,6 +225,7 @@ class WatchStats:
 
     lists: int = 0
     watches: int = 0
+    bookmarks: int = 0
     published: int = 0
     duplicates: int = 0
     invalid: int = 0
@@ -361,6 +362,8 @@ class EventWatcher:
                     await self._consider(obj)
                 elif kind == "DELETED":
                     self.seen.forget((obj.get("metadata") or {}).get("uid", ""))
+                elif kind == "BOOKMARK":
+                    self.stats.bookmarks += 1
                 rv = (obj.get("metadata") or {}).get("resourceVersion")
                 if rv:  # ADDED/MODIFIED/DELETED/BOOKMARK all move the resume point, after publishing
                     self.resource_version = rv
