@@ -89,6 +89,10 @@ class CredentialSource(BaseModel):
     mount: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
     kubernetes_namespace: str | None = None  # kubernetes engine: namespace the service-account token is for
     ttl: str | None = Field(default=None, pattern=r"^\d+[smh]?$")  # kubernetes engine: requested token TTL
+    # kubernetes engine, for a role that generates the service account and binds it to a (Cluster)Role: bind it
+    # cluster-wide (a ClusterRoleBinding) rather than in kubernetes_namespace only. A diagnosis reads nodes,
+    # persistent volumes and webhooks, which a namespaced RoleBinding cannot grant.
+    cluster_role_binding: bool = False
     # kubernetes engine: API server and CA, when not read from the engine's own config
     server: str | None = Field(default=None, pattern=r"^https?://")
     ca_cert: str | None = None
