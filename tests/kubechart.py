@@ -11,6 +11,7 @@ from tests.kubeapi import Kube
 
 RBAC_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding")
 NAMESPACE = "aetherius"
+ENGINE_NS = "vault-system"
 
 
 @dataclass(frozen=True)
@@ -46,3 +47,23 @@ async def install_chart_rbac(kube: Kube, token_seconds: int = 3600) -> ChartIden
     await kube.ensure("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", binding)
     token = await kube.token(NAMESPACE, sa["metadata"]["name"], token_seconds)
     return ChartIdentity(NAMESPACE, sa["metadata"]["name"], docs["ClusterRole"], token)
+
+
+async def engine_identity(kube: Kube, reader_role: str) -> str:
+    """A service account for OpenBao's engine: it may create and delete service accounts and their tokens in
+    `aetherius`, create and delete ClusterRoleBindings, and bind only the reader ClusterRole; a token for it."""
+    await kube.ensure("/api/v1/namespaces", {"metadata": {"name": ENGINE_NS}})
+    await kube.ensure(f"/api/v1/namespaces/{ENGINE_NS}/serviceaccounts", {"metadata": {"name": "openbao"}})
+    rbac = "/apis/rbac.authorization.k8s.io/v1"
+    await kube.ensure(f"{rbac}/clusterroles", {"metadata": {"name": "openbao-token-issuer"}, "rules": [
+        {"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["create", "delete", "get"]},
+        {"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]},
+        {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterrolebindings", "rolebindings"],
+         "verbs": ["create", "delete", "get"]},
+        {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"], "verbs": ["bind"],
+         "resourceNames": [reader_role]}]})
+    await kube.ensure(f"{rbac}/clusterrolebindings", {
+        "metadata": {"name": "openbao-token-issuer"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "openbao-token-issuer"},
+        "subjects": [{"kind": "ServiceAccount", "name": "openbao", "namespace": ENGINE_NS}]})
+    return await kube.token(ENGINE_NS, "openbao", 7200)

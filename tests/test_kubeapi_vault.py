@@ -26,7 +26,7 @@ from agents.credentials.vault import VaultCredentialProvider
 from schemas.clusters import ClusterConfig
 from schemas.security_settings import VaultSettings
 from tests.kubeapi import Kube, KubeAPIServer, require_binaries
-from tests.kubechart import ChartIdentity, install_chart_rbac
+from tests.kubechart import ChartIdentity, engine_identity, install_chart_rbac
 from tests.openbao import OpenBao
 
 POLICY = """
@@ -36,29 +36,6 @@ path "secret/data/clusters/*" { capabilities = ["read"] }
 path "sys/leases/renew" { capabilities = ["update"] }
 path "sys/leases/revoke" { capabilities = ["update"] }
 """
-ENGINE_NS = "vault-system"
-
-
-async def engine_identity(kube: Kube, reader_role: str) -> str:
-    """A service account for OpenBao's engine: it may create and delete service accounts and their tokens in
-    `aetherius`, create and delete ClusterRoleBindings, and bind only the reader ClusterRole; a token for it."""
-    await kube.ensure("/api/v1/namespaces", {"metadata": {"name": ENGINE_NS}})
-    await kube.ensure(f"/api/v1/namespaces/{ENGINE_NS}/serviceaccounts", {"metadata": {"name": "openbao"}})
-    rbac = "/apis/rbac.authorization.k8s.io/v1"
-    await kube.ensure(f"{rbac}/clusterroles", {"metadata": {"name": "openbao-token-issuer"}, "rules": [
-        {"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["create", "delete", "get"]},
-        {"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]},
-        {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterrolebindings", "rolebindings"],
-         "verbs": ["create", "delete", "get"]},
-        {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"], "verbs": ["bind"],
-         "resourceNames": [reader_role]}]})
-    await kube.ensure(f"{rbac}/clusterrolebindings", {
-        "metadata": {"name": "openbao-token-issuer"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "openbao-token-issuer"},
-        "subjects": [{"kind": "ServiceAccount", "name": "openbao", "namespace": ENGINE_NS}]})
-    return await kube.token(ENGINE_NS, "openbao", 7200)
-
-
 @pytest.fixture(scope="module")
 def second(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeAPIServer]:
     server = KubeAPIServer(require_binaries(), tmp_path_factory.mktemp("kubeapi-second"))
