@@ -1,6 +1,7 @@
-"""Seed a real API server with the objects of a dump scenario (tests/dumpkit.DumpBuilder), and serve its logs.
+"""Seed a real API server with the objects of a dump scenario, and serve its logs.
 
-`seed_objects(builder, kubelet_port)` turns what a scenario built for the dump corpus into API requests, so any
+`seed_objects(kube, builder_or_objects, kubelet_port)` turns what a scenario built for the dump corpus (a
+tests/dumpkit.DumpBuilder, or any dump directory read back with `dump_objects(root)`) into API requests, so any
 scenario (tests/test_rules_categories.py, tests/corpus) also runs against kube-apiserver:
 - every object is created through its collection (`POST`), then given its status through the `status`
   subresource (`PUT .../status`), as the kubelet and the controllers would. Owner references are rewritten to the
@@ -73,8 +74,10 @@ def complete(plural: str, obj: Obj, kubelet_port: int) -> Obj:
     """`obj` with the fields the API requires and a dump scenario may leave out (never one a rule reads)."""
     obj = copy.deepcopy(obj)
     meta = obj.setdefault("metadata", {})
-    for key in ("uid", "creationTimestamp", "resourceVersion"):
+    for key in ("uid", "creationTimestamp", "resourceVersion", "managedFields", "generation"):
         meta.pop(key, None)  # the server assigns these
+    obj.pop("kind", None)  # the collection says what it is
+    obj.pop("apiVersion", None)
     spec: Obj = obj.setdefault("spec", {}) if plural in SPEC_KINDS else {}
     if plural in ("deployments", "statefulsets", "daemonsets", "replicasets"):
         labels = ((spec.get("selector") or {}).get("matchLabels")
@@ -120,7 +123,11 @@ def endpoint_slice(endpoints: Obj) -> Obj:
             "addressType": "IPv4", "endpoints": items, "ports": []}
 
 
-def _objects(builder: DumpBuilder) -> list[tuple[str, str | None, Obj]]:
+Objects = list[tuple[str, str | None, Obj]]  # (plural, namespace or None, object), in creation order
+
+
+def builder_objects(builder: DumpBuilder) -> Objects:
+    """What a DumpBuilder holds, owners first."""
     out = [(plural, None, o) for plural, items in builder.cluster_objects.items() for o in items]
     out += [(plural, ns, o) for ns, kinds in builder.ns_objects.items() for plural, items in kinds.items()
             for o in items]
@@ -130,15 +137,33 @@ def _objects(builder: DumpBuilder) -> list[tuple[str, str | None, Obj]]:
     return sorted(out, key=lambda t: ORDER.index(t[0]))
 
 
-async def seed_objects(kube: Kube, builder: DumpBuilder, kubelet_port: int) -> Seeded:
-    """Create everything `builder` holds; returns what to delete afterwards."""
+async def dump_objects(root: Path) -> Objects:
+    """What a dump directory holds (any dump the DumpReader reads: a DumpBuilder's, the corpus's, kubectl's),
+    owners first. Secret and ConfigMap values never leave a reader: they are seeded with their keys, empty."""
+    reader = DumpReader(root)
+    out: Objects = []
+    for plural in ORDER:
+        if not RESOURCES[plural].namespaced:
+            out += [(plural, None, o) for o in await reader.list(plural)]
+            continue
+        for ns in await reader.namespaces():
+            for obj in await reader.list(plural, ns):
+                if plural in ("secrets", "configmaps"):
+                    obj = {k: v for k, v in obj.items() if k != "keys"} | {"data": {k: "" for k in obj["keys"]}}
+                out.append((plural, ns, obj))
+    return out
+
+
+async def seed_objects(kube: Kube, source: DumpBuilder | Objects, kubelet_port: int) -> Seeded:
+    """Create the objects (a DumpBuilder's, or `dump_objects(root)`); returns what to delete afterwards."""
+    objects = builder_objects(source) if isinstance(source, DumpBuilder) else source
     seeded = Seeded([], [])
-    for ns in sorted(builder.ns_objects):
+    for ns in sorted({ns for _, ns, _ in objects if ns}):
         if ns not in SYSTEM_NAMESPACES:
             await kube.ensure("/api/v1/namespaces", {"metadata": {"name": ns}})
             seeded.namespaces.append(ns)
     uids: dict[str, str] = {}  # the uid the scenario made up -> the uid the server assigned
-    for plural, ns, original in _objects(builder):
+    for plural, ns, original in objects:
         obj = complete(plural, original, kubelet_port)
         for ref in obj.get("metadata", {}).get("ownerReferences") or []:
             ref["uid"] = uids.get(ref.get("uid", ""), ref.get("uid", ""))

@@ -1,7 +1,8 @@
 """Live diagnosis on a real kube-apiserver gives the same answer as the dump diagnosis, scenario by scenario.
 
-Each dump scenario of the corpus (tests/test_rules_categories.py) is built once; the dump is diagnosed offline, and
-the same objects are seeded into the real API server (tests/kubeseed.py: status through the status subresource,
+Each dump scenario (tests/test_rules_categories.py, and every incident of tests/corpus where present) is written
+once, its lists in API order; the dump is diagnosed offline, and what the dump holds is seeded into the real API
+server (tests/kubeseed.py: status through the status subresource,
 owner references to real uids) and diagnosed through the same step loop, gateway and rule engine with a LiveReader
 authenticated as the Helm chart's service account (its rendered ClusterRole installed, its token from the
 TokenRequest API). Pod logs come through the API server from the test kubelet, which serves the scenario's dump.
@@ -10,6 +11,7 @@ TokenRequest API). Pod logs come through the API server from the test kubelet, w
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from schemas.step import StepStatus
 from tests.dumpkit import DumpBuilder, alert_payload
 from tests.kubeapi import KubeAPIServer
 from tests.kubechart import ChartIdentity, install_chart_rbac
-from tests.kubeseed import FakeKubelet, seed_objects, unseed
+from tests.kubeseed import FakeKubelet, dump_objects, seed_objects, unseed
 from tests.test_rules_categories import SCENARIOS, Scenario
 
 CLUSTER = "c1"
@@ -67,26 +69,30 @@ def verdict(result: DiagnosticResult) -> dict[str, Any]:
     }
 
 
-def in_api_order(b: DumpBuilder) -> None:
-    """Lists in the order the API server returns them (by namespace, then name), as `kubectl cluster-info dump`
-    writes them; a scenario adds objects in any order, and a rule citing "the first nodes" would cite others."""
-    for items in [*b.cluster_objects.values(), *(i for kinds in b.ns_objects.values() for i in kinds.values())]:
-        items.sort(key=lambda o: o["metadata"]["name"])
+def in_api_order(root: Path) -> None:
+    """Rewrite a dump's lists in the order the API server returns them (by name), as `kubectl cluster-info dump`
+    writes them: a scenario adds objects in any order, and a rule citing "the first nodes" would cite others."""
+    for path in root.rglob("*.json"):
+        data = json.loads(path.read_text())
+        if isinstance(data, dict) and isinstance(data.get("items"), list):
+            data["items"].sort(key=lambda o: (o.get("metadata") or {}).get("name") or "")
+            path.write_text(json.dumps(data))
 
 
 def build(tmp_path: Path, scenario: Scenario) -> tuple[DumpBuilder, AlertmanagerPayload]:
     b = DumpBuilder(tmp_path / "dump")
     labels = scenario(b)
-    in_api_order(b)
     b.write()
+    in_api_order(b.root)
     return b, AlertmanagerPayload.model_validate(alert_payload(labels, alertname=labels.pop("alertname", "TestAlert")))
 
 
-async def diagnose_live(server: KubeAPIServer, kubelet: FakeKubelet, token: str, b: DumpBuilder,
+async def diagnose_live(server: KubeAPIServer, kubelet: FakeKubelet, token: str, root: Path,
                         payload: AlertmanagerPayload) -> DiagnosticResult:
+    """Seed what the dump at `root` holds, diagnose it live as `token`, take it all away again."""
     async with server.admin() as kube:
-        seeded = await seed_objects(kube, b, kubelet.port)
-        kubelet.source = DumpReader(b.root)
+        seeded = await seed_objects(kube, await dump_objects(root), kubelet.port)  # what the dump reader reads
+        kubelet.source = DumpReader(root)
         try:
             async with LiveReader(server.api_client(token), CLUSTER) as reader:
                 return (await diagnose_run(reader, payload, engine="rules")).report
@@ -101,8 +107,43 @@ def test_live_diagnosis_equals_the_dump_diagnosis(kube_api: KubeAPIServer, kubel
                                                   scenario: Scenario) -> None:
     b, payload = build(tmp_path, scenario)
     dump = asyncio.run(diagnose_offline_run(b.root, payload, engine="rules", cluster_id=CLUSTER)).report
-    live = asyncio.run(diagnose_live(kube_api, kubelet, chart_identity.token, b, payload))
+    live = asyncio.run(diagnose_live(kube_api, kubelet, chart_identity.token, b.root, payload))
+    assert_same(live, dump)
+
+
+def assert_same(live: DiagnosticResult, dump: DiagnosticResult) -> None:
     assert verdict(live) == as_the_chart_sees_it(verdict(dump))
     for step in live.steps:
         if step.status is StepStatus.FAILED:
             assert step.tool_id == "list_configmaps" and "HTTP 403" in step.output.stderr, step
+
+
+# --- the incident corpus (tests/corpus), where this branch has it ----------------------------------------------
+CORPUS = Path(__file__).parent / "corpus"
+if CORPUS.is_dir():
+    from tests.corpus import FAMILIES, build as build_corpus
+    from tests.corpus import families_deps, families_infra, families_pod  # noqa: F401  (register the families)
+
+    CORPUS_IDS = [f"{name}-{i + 1}" for name, _, variants in FAMILIES for i in range(len(variants))]
+else:
+    CORPUS_IDS = []
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    incidents = {i.id: i for i in build_corpus(tmp_path_factory.mktemp("corpus"))}
+    for incident in incidents.values():
+        in_api_order(incident.root)
+    return incidents
+
+
+@pytest.mark.skipif(not CORPUS_IDS, reason="tests/corpus is not on this branch")
+@pytest.mark.parametrize("incident_id", CORPUS_IDS or ["none"])
+def test_live_diagnosis_equals_the_dump_diagnosis_on_the_corpus(kube_api: KubeAPIServer, kubelet: FakeKubelet,
+                                                                chart_identity: ChartIdentity, corpus: dict[str, Any],
+                                                                incident_id: str) -> None:
+    incident = corpus[incident_id]
+    payload = AlertmanagerPayload.model_validate(incident.expect.payload)
+    dump = asyncio.run(diagnose_offline_run(incident.root, payload, engine="rules", cluster_id=CLUSTER)).report
+    live = asyncio.run(diagnose_live(kube_api, kubelet, chart_identity.token, incident.root, payload))
+    assert_same(live, dump)
