@@ -95,6 +95,7 @@ def test_every_kind_of_the_table_lists_at_the_path_the_real_server_serves(kube_a
         for kind, res in RESOURCES.items():
             items = await r.list(kind)
             assert all(o["kind"] == res.kind and o["apiVersion"] == res.api_version for o in items), kind
+            assert not any("managedFields" in o["metadata"] for o in items), kind  # the server sends them
             for o in items:
                 ns = o["metadata"].get("namespace")
                 assert bool(ns) == res.namespaced, (kind, ns)
@@ -126,6 +127,7 @@ def test_namespaces_labels_and_pages(kube_api, cluster):
 def test_get_found_not_found_cluster_scoped_and_status(kube_api, cluster):
     async def check(r: LiveReader) -> None:
         pod = await r.get("pods", "web-1", SHOP)
+        assert "managedFields" not in pod["metadata"] and pod["metadata"]["uid"]
         assert pod["kind"] == "Pod" and pod["spec"]["nodeName"] == "lr-node-1" and pod["status"]["phase"] == "Running"
         db = await r.get("pods", "db-0", DATA)
         assert db["status"]["containerStatuses"][0]["lastState"]["terminated"]["exitCode"] == 1

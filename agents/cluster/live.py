@@ -108,15 +108,20 @@ def label_selector_text(selector: dict[str, str] | None) -> str:
 
 
 def clean_object(obj: KubeObject, kind: str, api_version: str) -> KubeObject:
-    """Give a list item back its kind/apiVersion, and strip Secret/ConfigMap values (incl. last-applied)."""
+    """Give a list item back its kind/apiVersion, drop managedFields, strip Secret/ConfigMap values.
+
+    managedFields (server-side apply bookkeeping) say which client set which field: never a diagnosis fact, often
+    half of an object's bytes - they ate the gateway's output cap and an LLM's tokens. kubectl hides them too."""
     obj = {"kind": kind, "apiVersion": api_version, **obj}
+    meta = dict(obj.get("metadata") or {})
+    meta.pop("managedFields", None)
     if obj["kind"] in ("Secret", "ConfigMap"):
-        meta = dict(obj.get("metadata") or {})
         annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != LAST_APPLIED}
         meta["annotations"] = annotations  # kubectl apply keeps every value in this annotation
-        meta.pop("managedFields", None)
         obj["metadata"] = meta
-        obj = strip_secret_values(obj)
+        return strip_secret_values(obj)
+    if "metadata" in obj:
+        obj["metadata"] = meta
     return obj
 
 
