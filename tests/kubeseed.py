@@ -34,7 +34,7 @@ from aiohttp import web
 from agents.cluster.dump import DumpReader
 from agents.cluster.live import RESOURCES
 from tests.dumpkit import DumpBuilder
-from tests.kubeapi import Kube
+from tests.kubeapi import Kube, KubeError
 
 Obj = dict[str, Any]
 PLACEHOLDER = {"name": "app", "image": "registry.example.com/app:1.0"}
@@ -50,9 +50,10 @@ SPEC_KINDS = {"deployments", "statefulsets", "daemonsets", "replicasets", "jobs"
 SYSTEM_NAMESPACES = {"default", "kube-system", "kube-public", "kube-node-lease"}
 
 
-def collection(plural: str, namespace: str | None) -> str:
+def collection(plural: str, namespace: str | None, prefix: str | None = None) -> str:
     res = RESOURCES[plural]
-    return f"{res.prefix}/namespaces/{namespace}/{plural}" if res.namespaced else f"{res.prefix}/{plural}"
+    prefix = prefix or res.prefix
+    return f"{prefix}/namespaces/{namespace}/{plural}" if res.namespaced else f"{prefix}/{plural}"
 
 
 @dataclass
@@ -79,6 +80,8 @@ def complete(plural: str, obj: Obj, kubelet_port: int) -> Obj:
     obj.pop("kind", None)  # the collection says what it is
     obj.pop("apiVersion", None)
     spec: Obj = obj.setdefault("spec", {}) if plural in SPEC_KINDS else {}
+    if plural in ("deployments", "statefulsets", "replicasets"):
+        _consistent_replicas(obj.get("status") or {})
     if plural in ("deployments", "statefulsets", "daemonsets", "replicasets"):
         labels = ((spec.get("selector") or {}).get("matchLabels")
                   or (spec.get("template") or {}).get("metadata", {}).get("labels") or meta.get("labels")
@@ -88,7 +91,10 @@ def complete(plural: str, obj: Obj, kubelet_port: int) -> Obj:
         template.setdefault("metadata", {}).setdefault("labels", labels)
         template.setdefault("spec", {}).setdefault("containers", [dict(PLACEHOLDER)])
     elif plural == "jobs":
-        spec.setdefault("template", _template({"job-name": meta["name"]}, restart="Never"))
+        template = spec.setdefault("template", _template({"job-name": meta["name"]}, restart="Never"))
+        template.setdefault("spec", {}).setdefault("containers", [dict(PLACEHOLDER)])
+        template["spec"].setdefault("restartPolicy", "Never")
+        _finished_job_status(obj)
     elif plural == "persistentvolumes":
         spec.setdefault("capacity", {"storage": "10Gi"})
         spec.setdefault("accessModes", ["ReadWriteOnce"])
@@ -100,13 +106,60 @@ def complete(plural: str, obj: Obj, kubelet_port: int) -> Obj:
             hook.setdefault("admissionReviewVersions", ["v1"])
             hook.pop("rules", None)  # a seeded webhook must never intercept the test's own requests
     elif plural == "nodes":
+        # Always the test kubelet on loopback, whatever addresses the scenario gives its nodes: the API server
+        # connects to a node's address for pod logs, and nothing but 127.0.0.1 may ever be dialled from a test.
         status = obj.setdefault("status", {})
-        status.setdefault("addresses", [{"type": "InternalIP", "address": "127.0.0.1"}])
-        status.setdefault("daemonEndpoints", {"kubeletEndpoint": {"Port": kubelet_port}})
+        status["addresses"] = [{"type": "InternalIP", "address": "127.0.0.1"}]
+        status["daemonEndpoints"] = {"kubeletEndpoint": {"Port": kubelet_port}}
+    elif plural == "events" and obj.get("eventTime"):
+        # An event written as events.k8s.io writers do (eventTime, series): the API requires who reported it.
+        component = obj.get("reportingComponent") or (obj.get("source") or {}).get("component") or "default-scheduler"
+        obj.setdefault("reportingComponent", component)
+        obj.setdefault("reportingInstance", f"{component}-test")
+        obj.setdefault("action", obj.get("reason") or "Unknown")
     elif plural == "services":
         if spec.get("selector") is None:
             spec.pop("selector", None)
     return obj
+
+
+def _consistent_replicas(status: Obj) -> None:
+    """The counts a workload controller writes never exceed the pods it has (the API refuses otherwise):
+    updated, ready <= replicas; available <= ready. A scenario that says more is cut to that."""
+    if "replicas" not in status:
+        return
+    for key in ("updatedReplicas", "readyReplicas"):
+        if key in status:
+            status[key] = min(status[key], status["replicas"])
+    if "availableReplicas" in status and "readyReplicas" in status:
+        status["availableReplicas"] = min(status["availableReplicas"], status["readyReplicas"])
+
+
+def _finished_job_status(job: Obj) -> None:
+    """A finished Job as the 1.31+ job controller writes it: FailureTarget before Failed, SuccessCriteriaMet before
+    Complete, a startTime (and completionTime when complete) - the API refuses a finished status without them."""
+    status = job.get("status") or {}
+    conditions = status.get("conditions") or []
+    done = {c.get("type"): c for c in conditions if c.get("status") == "True"}
+    for final, target in (("Failed", "FailureTarget"), ("Complete", "SuccessCriteriaMet")):
+        if final in done and target not in done:
+            conditions.insert(conditions.index(done[final]), {**done[final], "type": target})
+    if done.keys() & {"Failed", "Complete"}:
+        times = sorted(c["lastTransitionTime"] for c in conditions if c.get("lastTransitionTime"))
+        start = status.setdefault("startTime", times[0] if times else "2024-01-15T14:00:00Z")
+        if "Complete" in done:
+            status.setdefault("completionTime", times[-1] if times else start)
+        for c in conditions:
+            c.setdefault("lastTransitionTime", start)
+
+
+def api_prefix(plural: str, obj: Obj) -> str:
+    """Where to create an object: its own API version where the scenario wrote an older one the server still
+    serves (an autoscaling/v1 HPA: the server converts it, and the reader reads it back as autoscaling/v2)."""
+    if plural == "horizontalpodautoscalers" and (obj.get("apiVersion") == "autoscaling/v1"
+                                                 or "targetCPUUtilizationPercentage" in (obj.get("spec") or {})):
+        return "/apis/autoscaling/v1"
+    return RESOURCES[plural].prefix
 
 
 def endpoint_slice(endpoints: Obj) -> Obj:
@@ -162,13 +215,24 @@ async def seed_objects(kube: Kube, source: DumpBuilder | Objects, kubelet_port: 
         if ns not in SYSTEM_NAMESPACES:
             await kube.ensure("/api/v1/namespaces", {"metadata": {"name": ns}})
             seeded.namespaces.append(ns)
+    try:
+        await _create_all(kube, objects, kubelet_port, seeded)
+    except BaseException:
+        await unseed(kube, seeded)  # nothing half-seeded stays behind for the next scenario
+        raise
+    return seeded
+
+
+async def _create_all(kube: Kube, objects: Objects, kubelet_port: int, seeded: Seeded) -> None:
     uids: dict[str, str] = {}  # the uid the scenario made up -> the uid the server assigned
     for plural, ns, original in objects:
         obj = complete(plural, original, kubelet_port)
         for ref in obj.get("metadata", {}).get("ownerReferences") or []:
             ref["uid"] = uids.get(ref.get("uid", ""), ref.get("uid", ""))
-        base = collection(plural, ns)
-        created = await kube.create(base, obj)
+        base = collection(plural, ns, api_prefix(plural, original))
+        if plural == "services":
+            await _service_cidr_for(kube, obj)
+        created = await _create(kube, base, obj)
         path = f"{base}/{created['metadata']['name']}"
         seeded.paths.append(path)
         uids[original["metadata"].get("uid", "")] = created["metadata"]["uid"]
@@ -177,13 +241,39 @@ async def seed_objects(kube: Kube, source: DumpBuilder | Objects, kubelet_port: 
             # lifecycle controller lifts once the kubelet reports; there is none, so put the scenario's back.
             created = await kube.request("PUT", path, {**created, "spec": obj.get("spec") or {}})
         if plural not in NO_STATUS and obj.get("status") is not None:
-            created["status"] = obj["status"]
+            status = dict(obj["status"])
+            if plural == "pods":  # derived by the server from the pod's resources at creation, and immutable
+                status["qosClass"] = (created.get("status") or {}).get("qosClass")
+            created["status"] = status
             await kube.request("PUT", f"{path}/status", created)
         if plural == "endpoints" and obj.get("subsets"):
             slice_base = f"/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices"
             created_slice = await kube.create(slice_base, endpoint_slice(obj))
             seeded.paths.append(f"{slice_base}/{created_slice['metadata']['name']}")
-    return seeded
+
+
+async def _service_cidr_for(kube: Kube, service: Obj) -> None:
+    """A scenario's Service keeps its clusterIP (a log line may name it); where the server's range does not hold
+    it, a ServiceCIDR (networking.k8s.io/v1) for its /16 is added, as a cluster operator would."""
+    ip = (service.get("spec") or {}).get("clusterIP") or ""
+    parts = ip.split(".")
+    if len(parts) != 4 or ip.startswith("10.96."):  # "None" (headless), unset, or in --service-cluster-ip-range
+        return
+    # Kept after the scenario, like its namespaces: a ServiceCIDR being deleted would refuse the next one's IPs.
+    await kube.ensure("/apis/networking.k8s.io/v1/servicecidrs", {
+        "metadata": {"name": f"seed-{parts[0]}-{parts[1]}"}, "spec": {"cidrs": [f"{parts[0]}.{parts[1]}.0.0/16"]}})
+
+
+async def _create(kube: Kube, base: str, obj: Obj, attempts: int = 50) -> Obj:
+    """POST, retrying the moment a new ServiceCIDR takes to be ready for allocation."""
+    for attempt in range(attempts):
+        try:
+            return await kube.create(base, obj)
+        except KubeError as exc:
+            if exc.status != 422 or "does not match the current range" not in exc.body or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.1)
+    raise AssertionError("unreachable")
 
 
 async def unseed(kube: Kube, seeded: Seeded) -> None:

@@ -1,7 +1,7 @@
 """Live diagnosis on a real kube-apiserver gives the same answer as the dump diagnosis, scenario by scenario.
 
 Each dump scenario (tests/test_rules_categories.py, and every incident of tests/corpus where present) is written
-once, its lists in API order; the dump is diagnosed offline, and what the dump holds is seeded into the real API
+once, as a live cluster would have it (lists in API order, happening now); the dump is diagnosed offline, and what the dump holds is seeded into the real API
 server (tests/kubeseed.py: status through the status subresource,
 owner references to real uids) and diagnosed through the same step loop, gateway and rule engine with a LiveReader
 authenticated as the Helm chart's service account (its rendered ClusterRole installed, its token from the
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+from datetime import datetime, timezone
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from agents.diagnose import diagnose_offline_run, diagnose_run
 from schemas.alertmanager import AlertmanagerPayload
 from schemas.result import DiagnosticResult
 from schemas.step import StepStatus
-from tests.dumpkit import DumpBuilder, alert_payload
+from tests.dumpkit import NOW, DumpBuilder, alert_payload
 from tests.kubeapi import KubeAPIServer
 from tests.kubechart import ChartIdentity, install_chart_rbac
 from tests.kubeseed import FakeKubelet, dump_objects, seed_objects, unseed
@@ -69,22 +71,49 @@ def verdict(result: DiagnosticResult) -> dict[str, Any]:
     }
 
 
-def in_api_order(root: Path) -> None:
-    """Rewrite a dump's lists in the order the API server returns them (by name), as `kubectl cluster-info dump`
-    writes them: a scenario adds objects in any order, and a rule citing "the first nodes" would cite others."""
-    for path in root.rglob("*.json"):
-        data = json.loads(path.read_text())
-        if isinstance(data, dict) and isinstance(data.get("items"), list):
-            data["items"].sort(key=lambda o: (o.get("metadata") or {}).get("name") or "")
-            path.write_text(json.dumps(data))
+TIMESTAMP = re.compile(r"\b(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z")
+
+
+SHIFT = datetime.now(timezone.utc).replace(microsecond=0) - NOW  # the scenarios' clock -> the present
+
+
+def now_shifted(text: str) -> str:
+    def moved(m: re.Match[str]) -> str:
+        if m.group(1) < "1971":  # Alertmanager's zero time (0001-01-01) for "no end": not a moment
+            return m.group(0)
+        t = datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc) + SHIFT
+        return t.strftime("%Y-%m-%dT%H:%M:%S") + (m.group(2) or "") + "Z"
+    return TIMESTAMP.sub(moved, text)
+
+
+def payload_now(payload: dict[str, Any]) -> AlertmanagerPayload:
+    """The scenario's alert, at the present like its dump."""
+    return AlertmanagerPayload.model_validate(json.loads(now_shifted(json.dumps(payload))))
+
+
+def as_a_live_cluster_has_it(root: Path) -> None:
+    """Rewrite a dump as `kubectl cluster-info dump` of a live cluster would have it, in place:
+    - its lists in the order the API server returns them (by name): a scenario adds objects in any order, and a
+      rule citing "the first nodes" would cite others;
+    - happening now: every time shifted so the scenario's clock (tests/dumpkit.NOW, in 2024) is the present. The
+      real server writes events of its own (its IP allocator's repair loop warns about preset cluster IPs) at the
+      real time, and the rule engine takes the newest event as "now": 2024 scenario events would all be stale."""
+    for path in (p for p in root.rglob("*") if p.is_file()):
+        text = now_shifted(path.read_text(errors="replace"))
+        if path.suffix == ".json":
+            data = json.loads(text)
+            if isinstance(data, dict) and isinstance(data.get("items"), list):
+                data["items"].sort(key=lambda o: (o.get("metadata") or {}).get("name") or "")
+                text = json.dumps(data)
+        path.write_text(text)
 
 
 def build(tmp_path: Path, scenario: Scenario) -> tuple[DumpBuilder, AlertmanagerPayload]:
     b = DumpBuilder(tmp_path / "dump")
     labels = scenario(b)
     b.write()
-    in_api_order(b.root)
-    return b, AlertmanagerPayload.model_validate(alert_payload(labels, alertname=labels.pop("alertname", "TestAlert")))
+    as_a_live_cluster_has_it(b.root)
+    return b, payload_now(alert_payload(labels, alertname=labels.pop("alertname", "TestAlert")))
 
 
 async def diagnose_live(server: KubeAPIServer, kubelet: FakeKubelet, token: str, root: Path,
@@ -133,7 +162,7 @@ else:
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     incidents = {i.id: i for i in build_corpus(tmp_path_factory.mktemp("corpus"))}
     for incident in incidents.values():
-        in_api_order(incident.root)
+        as_a_live_cluster_has_it(incident.root)
     return incidents
 
 
@@ -143,7 +172,7 @@ def test_live_diagnosis_equals_the_dump_diagnosis_on_the_corpus(kube_api: KubeAP
                                                                 chart_identity: ChartIdentity, corpus: dict[str, Any],
                                                                 incident_id: str) -> None:
     incident = corpus[incident_id]
-    payload = AlertmanagerPayload.model_validate(incident.expect.payload)
+    payload = payload_now(incident.expect.payload)
     dump = asyncio.run(diagnose_offline_run(incident.root, payload, engine="rules", cluster_id=CLUSTER)).report
     live = asyncio.run(diagnose_live(kube_api, kubelet, chart_identity.token, incident.root, payload))
     assert_same(live, dump)
