@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import ssl
 import threading
 from dataclasses import dataclass
@@ -281,6 +282,32 @@ async def unseed(kube: Kube, seeded: Seeded) -> None:
 
     Namespaces stay: without the namespace controller a deleted namespace would stay Terminating for ever."""
     await asyncio.gather(*(kube.delete(p) for p in reversed(seeded.paths)))
+
+
+async def dump_cluster(kube: Kube, dest: Path, logs_from: Path) -> Path:
+    """The live cluster written as a dump directory, as `kubectl cluster-info dump --all-namespaces` (and the
+    DumpReader's extras) would write it: every kind of the reader's table, listed as the admin, items without
+    `kind` and managedFields, one directory per namespace. Pod logs are what the test kubelet serves: `logs_from`'s."""
+    namespaces = [n["metadata"]["name"] for n in (await kube.request("GET", "/api/v1/namespaces"))["items"]]
+    for ns in namespaces:
+        (dest / ns).mkdir(parents=True, exist_ok=True)
+    for plural, res in RESOURCES.items():
+        if plural == "namespaces":
+            continue
+        body = await kube.request("GET", f"{res.prefix}/{plural}")
+        lists: dict[Path, list[Obj]] = {}
+        for item in body.get("items") or []:
+            item.get("metadata", {}).pop("managedFields", None)
+            ns = item["metadata"].get("namespace")
+            lists.setdefault(dest / ns if ns else dest, []).append(item)
+        for directory, items in lists.items():
+            name = {"replicationcontrollers": "replication-controllers"}.get(plural, plural)
+            (directory / f"{name}.json").write_text(json.dumps({"kind": "List", "apiVersion": "v1", "items": items}))
+    for path in logs_from.rglob("*.txt"):
+        target = dest / path.relative_to(logs_from)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(path.read_bytes())
+    return dest
 
 
 # --- the kubelet's log endpoint ---------------------------------------------------------------------------------
