@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from datetime import datetime, timezone
 from collections.abc import Iterator
+from datetime import UTC, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -74,14 +74,14 @@ def verdict(result: DiagnosticResult) -> dict[str, Any]:
 TIMESTAMP = re.compile(r"\b(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z")
 
 
-SHIFT = datetime.now(timezone.utc).replace(microsecond=0) - NOW  # the scenarios' clock -> the present
+SHIFT = datetime.now(UTC).replace(microsecond=0) - NOW  # the scenarios' clock -> the present
 
 
 def now_shifted(text: str) -> str:
     def moved(m: re.Match[str]) -> str:
         if m.group(1) < "1971":  # Alertmanager's zero time (0001-01-01) for "no end": not a moment
             return m.group(0)
-        t = datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc) + SHIFT
+        t = datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC) + SHIFT
         return t.strftime("%Y-%m-%dT%H:%M:%S") + (m.group(2) or "") + "Z"
     return TIMESTAMP.sub(moved, text)
 
@@ -158,8 +158,8 @@ def test_live_diagnosis_equals_the_dump_diagnosis(kube_api: KubeAPIServer, kubel
 # --- the incident corpus (tests/corpus), where this branch has it ----------------------------------------------
 CORPUS = Path(__file__).parent / "corpus"
 if CORPUS.is_dir():
-    from tests.corpus import FAMILIES, build as build_corpus
-    from tests.corpus import families_deps, families_infra, families_pod  # noqa: F401  (register the families)
+    from tests.corpus import FAMILIES, families_deps, families_infra, families_pod  # noqa: F401  (register the families)
+    from tests.corpus import build as build_corpus
 
     CORPUS_IDS = [f"{name}-{i + 1}" for name, _, variants in FAMILIES for i in range(len(variants))]
 else:

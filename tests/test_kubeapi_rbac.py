@@ -177,7 +177,7 @@ def test_subject_access_review_allows_only_reads_of_the_charts_resources(kube_ap
     async def main() -> dict[tuple[str, str, str], bool]:
         async with kube_api.admin() as kube:
             answers = await asyncio.gather(*(access_review(kube, identity.user, groups, *a) for a in asks))
-        return dict(zip(asks, answers))
+        return dict(zip(asks, answers, strict=True))
 
     allowed = asyncio.run(main())
     expected = {a: (a in grants) for a in asks}

@@ -272,13 +272,13 @@ def test_two_clusters_one_dead_one_refused_the_real_one_keeps_publishing(kube_ap
                    kube_api.api_client(reader_token, host=f"https://127.0.0.1:{free_port()}"),  # nothing listens
                    kube_api.api_client("not-a-token")]  # 401 from the real authenticator
         watchers = [EventWatcher(c, cid, sink, REASONS, FAST, rand=lambda: 0.5)
-                    for c, cid in zip(clients, ["live", "dead", "denied"])]
+                    for c, cid in zip(clients, ["live", "dead", "denied"], strict=True)]
         task = asyncio.create_task(watch_clusters(watchers))
         try:
             async with kube_api.admin() as kube:
-                for i in range(3):
+                for i in range(1, 4):
                     await add(kube, ns, f"web-{i}.1", "BackOff", object_name=f"web-{i}")
-                    await until(lambda: len(mine(sink, ns)) == i + 1, f"live event {i}")
+                    await until(lambda n=i: len(mine(sink, ns)) == n, f"live event {i}")
             await until(lambda: watchers[1].stats.failures >= 2 and watchers[2].stats.credential_failures >= 2,
                         "the other two to keep failing")
             assert {r.cluster_id for r in mine(sink, ns)} == {"live"} and not task.done()
