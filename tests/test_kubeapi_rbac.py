@@ -282,3 +282,38 @@ def test_a_full_diagnosis_as_the_chart_changes_nothing_in_etcd(kube_api, identit
     with capsys.disabled():
         print(f"\netcd revision before/after a {len(run.report.steps)}-step diagnosis as {identity.user}: "
               f"{before}/{after}")
+
+
+@pytest.mark.kafka
+def test_the_worker_process_as_the_charts_service_account_diagnoses_and_writes_nothing(
+        kube_api, identity, seeded, kafka_bootstrap, topic_prefix, tmp_path, capsys):
+    """The real `aetherius worker` (Faust, real Kafka), its cluster a kubeconfig with the chart's token: an alert in,
+    a completed report out, and etcd's revision where it was before the worker started."""
+    from schemas.alertmanager import Alert, RawAlert
+    from streams.fingerprint import labels_fingerprint
+    from tests.kafkautil import produce, read_all, run
+    from tests.workerproc import WorkerProcess, wait_for
+
+    kubeconfig = kube_api.kubeconfig(identity.token, name="worker")
+    labels = {"alertname": "KubePodCrashLooping", "cluster_id": "real", "namespace": NS, "pod": "web-7d8f9b456-bbbbb",
+              "severity": "warning"}
+    fp = labels_fingerprint(labels)
+    before = kube_api.etcd_revision()
+    worker = WorkerProcess(kafka_bootstrap, topic_prefix, tmp_path, env_extra={
+        "AETHERIUS_CLUSTERS": json.dumps({"real": {"kubeconfig": str(kubeconfig)}})}).start()
+    try:
+        run(produce(kafka_bootstrap, f"{topic_prefix}.alerts.raw",
+                    [(fp.encode(), RawAlert(fingerprint=fp, alert=Alert(labels=labels)).to_bytes())]))
+        reports = wait_for(lambda: run(read_all(kafka_bootstrap, f"{topic_prefix}.reports")), what="the report",
+                           timeout=120)
+    finally:
+        worker.stop()
+    after = kube_api.etcd_revision()
+    report = json.loads(reports[0][1])
+    assert report["status"] == "completed" and report["cluster_id"] == "real", report
+    assert report["root_cause"]["category"] == "application_crash" and len(report["steps"]) >= 3
+    assert all(s["status"] == "completed" for s in report["steps"]), [s["tool_id"] for s in report["steps"]]
+    assert after == before, kube_api.etcd_changes_since(before)
+    with capsys.disabled():
+        print(f"\netcd revision before/after the worker process's {len(report['steps'])}-step diagnosis: "
+              f"{before}/{after}")
