@@ -112,6 +112,13 @@ def complete(plural: str, obj: Obj, kubelet_port: int) -> Obj:
         status = obj.setdefault("status", {})
         status["addresses"] = [{"type": "InternalIP", "address": "127.0.0.1"}]
         status["daemonEndpoints"] = {"kubeletEndpoint": {"Port": kubelet_port}}
+    elif plural == "pods":
+        for c in [*spec_of(obj).get("containers", []), *spec_of(obj).get("initContainers", [])]:
+            res = c.get("resources") or {}
+            for name, quantity in (res.get("requests") or {}).items():
+                if name.startswith("hugepages-") or ("/" in name and not name.startswith("kubernetes.io/")):
+                    # hugepages and extended resources cannot be overcommitted: the API requires limit == request
+                    res.setdefault("limits", {}).setdefault(name, quantity)
     elif plural == "events" and obj.get("eventTime"):
         # An event written as events.k8s.io writers do (eventTime, series): the API requires who reported it.
         component = obj.get("reportingComponent") or (obj.get("source") or {}).get("component") or "default-scheduler"
@@ -161,6 +168,10 @@ def api_prefix(plural: str, obj: Obj) -> str:
                                                  or "targetCPUUtilizationPercentage" in (obj.get("spec") or {})):
         return "/apis/autoscaling/v1"
     return RESOURCES[plural].prefix
+
+
+def spec_of(obj: Obj) -> Obj:
+    return obj.get("spec") or {}
 
 
 def endpoint_slice(endpoints: Obj) -> Obj:

@@ -14,7 +14,7 @@ import asyncio
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -158,10 +158,18 @@ def test_live_diagnosis_equals_the_dump_diagnosis(kube_api: KubeAPIServer, kubel
 # --- the incident corpus (tests/corpus), where this branch has it ----------------------------------------------
 CORPUS = Path(__file__).parent / "corpus"
 if CORPUS.is_dir():
-    from tests.corpus import FAMILIES, families_deps, families_infra, families_pod  # noqa: F401  (register the families)
+    from tests.corpus import (  # noqa: F401  (register them)
+        FAMILIES,
+        HELDOUT,
+        families_deps,
+        families_infra,
+        families_pod,
+        heldout,
+    )
     from tests.corpus import build as build_corpus
 
     CORPUS_IDS = [f"{name}-{i + 1}" for name, _, variants in FAMILIES for i in range(len(variants))]
+    CORPUS_IDS += [f"heldout:{name}-{i + 1}" for name, _, variants in HELDOUT for i in range(len(variants))]
 else:
     CORPUS_IDS = []
 
@@ -169,6 +177,7 @@ else:
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     incidents = {i.id: i for i in build_corpus(tmp_path_factory.mktemp("corpus"))}
+    incidents |= {f"heldout:{i.id}": i for i in build_corpus(tmp_path_factory.mktemp("heldout"), heldout=True)}
     for incident in incidents.values():
         as_a_live_cluster_has_it(incident.root)
     return incidents
