@@ -136,7 +136,9 @@ async def diagnose_live(server: KubeAPIServer, kubelet: FakeKubelet, token: str,
 
 def assert_same(live: DiagnosticResult, of_live: DiagnosticResult, scenario: DiagnosticResult) -> None:
     """The live reader and the dump reader agree on the same cluster, every detail (but what the chart's role
-    cannot read); and the scenario means on a real server what it means in its own dump: the same category."""
+    cannot read); and the scenario means on a real server what it means in its own dump: the same category.
+    (Not every detail: the server defaults what a scenario leaves out - a Job's pod template and selector, a
+    LimitRange's defaults - sorts label maps, and derives qosClass; the planner may then take one more look.)"""
     assert verdict(live) == as_the_chart_sees_it(verdict(of_live))
     for step in live.steps:
         if step.status is StepStatus.FAILED:
@@ -152,7 +154,6 @@ def test_live_diagnosis_equals_the_dump_diagnosis(kube_api: KubeAPIServer, kubel
     dump = asyncio.run(diagnose_offline_run(b.root, payload, engine="rules", cluster_id=CLUSTER)).report
     live, of_live = asyncio.run(diagnose_live(kube_api, kubelet, chart_identity.token, b.root, payload))
     assert_same(live, of_live, dump)
-    assert verdict(live) == as_the_chart_sees_it(verdict(dump))  # these scenarios are what a server holds, exactly
 
 
 # --- the incident corpus (tests/corpus), where this branch has it ----------------------------------------------
