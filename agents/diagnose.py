@@ -1,4 +1,4 @@
-"""Offline diagnosis: an Alertmanager payload + a cluster dump → a `DiagnosticResult`, without Kafka.
+"""Diagnosis without Kafka: an Alertmanager payload + a cluster dump (or any ClusterReader) → a `DiagnosticResult`.
 
 Not a second engine: the worker's `StepLoop` runs in memory (agents/inmemory.py) and every tool call goes
 through the same MCP gateway as in a worker (safety checks, redaction, output caps, timeouts, audit records),
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal, cast
 
 from agents.cluster.dump import DumpReader
-from agents.cluster.reader import ReaderError
+from agents.cluster.reader import ClusterReader, ReaderError
 from agents.engine import RulesEngine, build_llm_engine
 from agents.gateway.inprocess import in_process_executor
 from agents.inmemory import InMemoryRun, MemoryTopics, run_task
@@ -74,6 +74,17 @@ async def diagnose_offline_run(dump_dir: str | Path, payload: AlertmanagerPayloa
                                cluster_id: str = "dump", max_steps: int = 10,
                                settings: Settings | None = None) -> InMemoryRun:
     """`diagnose_offline` with everything the loop published (steps with their outputs, costs, audit)."""
+    reader = _RecordingDumpReader(dump_dir, cluster_id=cluster_id)
+    run = await diagnose_run(reader, payload, engine=engine, max_steps=max_steps, settings=settings)
+    if reader.failures:  # offline, a dump file that cannot be read is bad input, not a finding
+        raise reader.failures[0]
+    return run
+
+
+async def diagnose_run(reader: ClusterReader, payload: AlertmanagerPayload, engine: str = "auto",
+                       max_steps: int = 10, settings: Settings | None = None) -> InMemoryRun:
+    """Diagnose the payload's first alert on any ClusterReader (a dump, or a live cluster's LiveReader) through
+    the worker's step loop in memory; the task's cluster is `reader.cluster_id`. The reader is not closed."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     settings = settings or load_settings()
@@ -82,7 +93,7 @@ async def diagnose_offline_run(dump_dir: str | Path, payload: AlertmanagerPayloa
                                 "(or OPENAI_BASE_URL/OPENAI_API_KEY), or use --engine rules")
     alert = payload.alerts[0]
     target = target_from_alert(alert)
-    reader = _RecordingDumpReader(dump_dir, cluster_id=cluster_id)
+    cluster_id = reader.cluster_id
     topics = MemoryTopics()
     registry = load_registry(settings.gateway.registry_file)
     executor = in_process_executor({cluster_id: reader}, settings=settings.gateway, registry=registry,
@@ -94,12 +105,9 @@ async def diagnose_offline_run(dump_dir: str | Path, payload: AlertmanagerPayloa
                     llm=build_llm_engine(settings, registry) if engine != "rules" else None,
                     service_role=settings.tasks.service_role, engine_choice=cast(EngineChoice, engine))
     try:
-        run = await run_task(loop, topics, task)
+        return await run_task(loop, topics, task)
     finally:
         await executor.aclose()
-    if reader.failures:  # offline, a dump file that cannot be read is bad input, not a finding
-        raise reader.failures[0]
-    return run
 
 
 class _RecordingDumpReader(DumpReader):

@@ -71,4 +71,5 @@ if [ "$TEST" = 1 ]; then
   step "helm for the chart tests (built once from the Go module proxy, then cached)"
   bash deploy/tools/install-helm.sh
   bash deploy/tools/install-llama-server.sh >/dev/null || [ $? -eq 3 ]  # real-model LLM tests: built once, cached (3: impossible here, they skip)
+  bash deploy/tools/install-kube-apiserver.sh  # a real kube-apiserver + etcd for the tests, built once (tests/kubeapi.py)
 fi

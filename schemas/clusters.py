@@ -80,6 +80,15 @@ class AccessControl(BaseModel):
         return value
 
 
+MIN_TOKEN_SECONDS = 600  # kube-apiserver refuses a TokenRequest with expirationSeconds below 10 minutes
+
+
+def ttl_seconds(ttl: str) -> int:
+    """"90", "90s", "15m", "2h" -> seconds."""
+    unit = {"s": 1, "m": 60, "h": 3600}.get(ttl[-1], 1)
+    return int(ttl.rstrip("smh")) * unit
+
+
 class CredentialSource(BaseModel):
     """How `vault_path` is read. `mount` defaults to the first segment of vault_path; the rest is the KV v2
     secret path, or the Kubernetes secrets engine role."""
@@ -89,6 +98,10 @@ class CredentialSource(BaseModel):
     mount: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
     kubernetes_namespace: str | None = None  # kubernetes engine: namespace the service-account token is for
     ttl: str | None = Field(default=None, pattern=r"^\d+[smh]?$")  # kubernetes engine: requested token TTL
+    # kubernetes engine, for a role that generates the service account and binds it to a (Cluster)Role: bind it
+    # cluster-wide (a ClusterRoleBinding) rather than in kubernetes_namespace only. A diagnosis reads nodes,
+    # persistent volumes and webhooks, which a namespaced RoleBinding cannot grant.
+    cluster_role_binding: bool = False
     # kubernetes engine: API server and CA, when not read from the engine's own config
     server: str | None = Field(default=None, pattern=r"^https?://")
     ca_cert: str | None = None
@@ -97,6 +110,9 @@ class CredentialSource(BaseModel):
     def _namespace_for_k8s(self) -> "CredentialSource":
         if self.engine == "kubernetes" and not self.kubernetes_namespace:
             raise ValueError("credentials.kubernetes_namespace is required with engine 'kubernetes'")
+        if self.engine == "kubernetes" and self.ttl and ttl_seconds(self.ttl) < MIN_TOKEN_SECONDS:
+            raise ValueError(f"credentials.ttl {self.ttl} is too short: the API server's TokenRequest issues no "
+                             "service-account token shorter than 10m")
         return self
 
 

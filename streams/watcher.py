@@ -239,6 +239,7 @@ class WatchStats:
 
     lists: int = 0
     watches: int = 0
+    bookmarks: int = 0
     published: int = 0
     duplicates: int = 0
     invalid: int = 0
@@ -360,9 +361,18 @@ class EventWatcher:
                                         sock_read=seconds + s.read_grace_seconds)
         # return_type "object": objects stay the server's JSON, never fail model validation.
         up, failing = STREAM_UP.labels(self.cluster_id), FAILING.labels(self.cluster_id)
+
+        async def open_stream(**kwargs: Any) -> Any:
+            resp = await core.list_event_for_all_namespaces(**kwargs)
+            # The server accepted the watch (a refusal raises above): the stream is up now, not when its first
+            # event comes - on a quiet cluster that may be never (a default API server sends events no BOOKMARKs).
+            up.set(1)
+            failing.set(0)
+            return resp
+
         async with watch.Watch(return_type="object") as stream:
             async for event in stream.stream(
-                    core.list_event_for_all_namespaces, resource_version=self.resource_version,
+                    open_stream, resource_version=self.resource_version,
                     allow_watch_bookmarks=True, timeout_seconds=seconds, _request_timeout=timeout):
                 if not isinstance(event, dict) or not isinstance(event.get("raw_object"), dict):
                     raise ValueError(f"watch sent something that is not an event: {str(event)[:200]!r}")
@@ -375,6 +385,8 @@ class EventWatcher:
                     await self._consider(obj)
                 elif kind == "DELETED":
                     self.seen.forget((obj.get("metadata") or {}).get("uid", ""))
+                elif kind == "BOOKMARK":
+                    self.stats.bookmarks += 1
                 rv = (obj.get("metadata") or {}).get("resourceVersion")
                 if rv:  # ADDED/MODIFIED/DELETED/BOOKMARK all move the resume point, after publishing
                     self.resource_version = rv

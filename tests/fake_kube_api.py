@@ -1,7 +1,11 @@
 """A fake Kubernetes API server for tests: the real wire protocol, served by aiohttp on 127.0.0.1.
 
-Why a fake: no real kube-apiserver (with etcd) can run on this machine. This server speaks the protocol
-kubernetes-asyncio 36 uses, byte for byte where it matters:
+Most tests use a real kube-apiserver + etcd (tests/kubeapi.py). This fake stays only for what a real server will
+not do on demand: a watch stream that stays open and silent (stall), a connection cut mid-stream without a
+restart, an ERROR 410 on an already open stream, bursts of scripted 5xx, a metrics API that answers or is
+unavailable (no metrics-server runs here), and recording every request a client sent (query parameters, the
+Authorization header) for tests about what a client asks. It speaks the protocol kubernetes-asyncio 36 uses, byte
+for byte where it matters:
 
 - list: `GET /api/v1/{plural}`, `/api/v1/namespaces/{ns}/{plural}`, `/apis/{group}/{version}/...`, with
   `labelSelector`, `fieldSelector` (equality), `limit`/`continue` paging and a list `metadata.resourceVersion`;
@@ -32,11 +36,13 @@ import json
 import socket
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+from tests.kubeapi import make_event  # noqa: F401 - one event builder for the fake and the real server
 
 Obj = dict[str, Any]
 
@@ -113,22 +119,7 @@ def write_kubeconfig(path: Path, server: str, token: str) -> Path:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def make_event(name: str, reason: str, *, namespace: str = "default", type: str = "Warning", count: int = 1,
-               kind: str = "Pod", object_name: str | None = None, message: str = "",
-               component: str = "kubelet") -> Obj:
-    """A core/v1 Event as the kubelet or a controller writes it."""
-    ts = _now()
-    return {
-        "metadata": {"name": name, "namespace": namespace},
-        "involvedObject": {"kind": kind, "namespace": namespace, "name": object_name or name.split(".")[0],
-                           "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{namespace}/{kind}/{object_name or name}")),
-                           "apiVersion": "v1"},
-        "reason": reason, "message": message or f"{reason} happened", "type": type, "count": count,
-        "source": {"component": component}, "firstTimestamp": ts, "lastTimestamp": ts,
-    }
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _get_path(obj: Obj, dotted: str) -> Any:
@@ -511,7 +502,7 @@ class FakeKubeAPI:
                     break
                 try:
                     item = await asyncio.wait_for(w.queue.get(), remaining)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     break
                 if item[0] == "event":
                     await _send(resp, item[1], _typed(res, item[2]))

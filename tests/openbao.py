@@ -46,10 +46,12 @@ class OpenBao:
         return hvac.Client(url=self.url, token=ROOT_TOKEN, timeout=5)
 
 
-    def put_cluster(self, cid: str, server: str, token: str) -> None:
-        """A cluster's endpoint and token as the KV v2 secret `secret/clusters/<cid>` (the registry's default)."""
+    def put_cluster(self, cid: str, server: str, token: str, ca_cert: str | None = None) -> None:
+        """A cluster's endpoint, token (and CA) as the KV v2 secret `secret/clusters/<cid>` (the registry's default)."""
+        secret = {"server": server, "token": token, **({"ca_cert": ca_cert} if ca_cert else {})}
         self.root_client().secrets.kv.v2.create_or_update_secret(path=f"clusters/{cid}", mount_point="secret",
-                                                                 secret={"server": server, "token": token})
+                                                                 secret=secret)
+
     def start(self, timeout: float = 30.0) -> None:
         binary = bao_binary()
         if binary is None:

@@ -245,8 +245,8 @@ def test_vault_down_fails_clearly_and_other_clusters_continue(bao: OpenBao) -> N
 
 def test_kubernetes_engine_configuration_path(bao: OpenBao) -> None:
     """The Kubernetes secrets engine is enabled, configured and given a role in the real OpenBao, and our provider
-    reads its config and asks for creds. The creds call itself needs a real API server (OpenBao calls TokenRequest),
-    which cannot run here: we check that its failure becomes a clear CredentialError for that cluster only."""
+    reads its config and asks for creds from an engine whose API server does not answer: that failure becomes a
+    clear CredentialError for that cluster only. (Creds from a real API server: tests/test_vault_kubernetes.py.)"""
     root = bao.root_client()
     if "kubernetes/" not in root.sys.list_mounted_secrets_engines()["data"]:
         root.sys.enable_secrets_engine("kubernetes", path="kubernetes")

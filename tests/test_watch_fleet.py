@@ -1,9 +1,10 @@
 """Watching many clusters from the cluster registry file, each with its own credentials.
 
 Pure planning (which clusters, from which source; what to start/stop/restart) is tested directly. The rest runs
-on real parts: a real OpenBao (tests/openbao.py) holding each cluster's endpoint/token in KV v2, fake API servers
-(tests/fake_kube_api.py: the real list/watch protocol; no real API server can run here) that each accept only their
-own bearer token and record what they were sent, and the real Kafka broker.
+on real parts: a real OpenBao (tests/openbao.py) holding each cluster's endpoint, CA and token in KV v2, three real
+kube-apiservers (tests/kubeapi.py) each with its own service-account signing key - a token is good at its own
+server only, so a cluster that publishes used its own credential - and the real Kafka broker. A credential is
+revoked at the server by deleting its service account's binding (refused at once) and the account itself.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from schemas.topics import topic_name
 from streams.watch_fleet import CliCluster, WatchTarget, desired_targets, plan_changes
 from streams.watch_sources import VaultSource
 from streams.watcher import EventWatcher, stream_seconds
-from tests.fake_kube_api import FakeKubeAPI, make_event, write_kubeconfig
+from tests.kubeapi import Kube, KubeAPIServer, make_event, require_binaries
+from tests.kubechart import NAMESPACE, install_chart_rbac
 from tests.openbao import OpenBao
 from tests.test_watcher import FAST, REASONS, Sink, until
 
@@ -91,12 +93,62 @@ def test_stream_seconds_end_the_watch_when_the_credential_is_due():
     assert stream_seconds(120, -3) == 1  # overdue: a short stream, then the next one fetches anew
 
 
-# --- real OpenBao, fake API servers, real Kafka ---------------------------------------------------------
+# --- real OpenBao, real API servers, real Kafka ---------------------------------------------------------
 @pytest.fixture(scope="module")
 def bao() -> Iterator[OpenBao]:
     server = OpenBao()
     with server.running():
         yield server
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, KubeAPIServer]]:
+    """Three real API servers (three clusters), each with the chart's reader role installed."""
+    made = {n: KubeAPIServer(require_binaries(), tmp_path_factory.mktemp(f"kubeapi-{n}"))
+            for n in ("alpha", "beta", "gamma")}
+    with contextlib.ExitStack() as stack:
+        for server in made.values():
+            stack.enter_context(server.running())
+        yield made
+
+
+async def reader_account(server: KubeAPIServer, name: str) -> str:
+    """A service account bound to the chart's reader ClusterRole, and a token for it (TokenRequest)."""
+    async with server.admin() as kube:
+        role = (await install_chart_rbac(kube)).cluster_role["metadata"]["name"]
+        await kube.ensure(f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts", {"metadata": {"name": name}})
+        await kube.ensure("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
+            "metadata": {"name": f"reader-{name}"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": NAMESPACE}]})
+        return await kube.token(NAMESPACE, name)
+
+
+async def revoke_account(server: KubeAPIServer, name: str) -> None:
+    """The binding goes (every request with its token is 403 from now on), then the account (401 once the
+    server's 10 s token cache has let go of it)."""
+    async with server.admin() as kube:
+        await kube.delete(f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/reader-{name}")
+        await kube.delete(f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/{name}")
+
+
+async def fresh(server: KubeAPIServer, *namespaces: str) -> None:
+    """No events left from earlier tests (a watcher publishes every event of its cluster); the namespaces exist."""
+    async with server.admin() as kube:
+        for ns in (await kube.request("GET", "/api/v1/namespaces"))["items"]:
+            await kube.request("DELETE", f"/api/v1/namespaces/{ns['metadata']['name']}/events", ok=(200,))
+        for ns in namespaces:
+            await kube.ensure("/api/v1/namespaces", {"metadata": {"name": ns}})
+
+
+async def seed(server: KubeAPIServer, cid: str, n: int = 0) -> None:
+    async with server.admin() as kube:
+        await kube.create(f"/api/v1/namespaces/{cid}/events",
+                          make_event(f"web-{cid}-{n}.1", "BackOff", namespace=cid, object_name=f"web-{cid}-{n}"))
+
+
+def put(bao: OpenBao, cid: str, server: KubeAPIServer, token: str) -> None:
+    bao.put_cluster(cid, server.url, token, ca_cert=server.ca_pem)
 
 
 def delete_secret(bao: OpenBao, cid: str) -> None:
@@ -114,10 +166,6 @@ def write_registry(path: Path, clusters: list[str], text: str | None = None) -> 
 
 def metric(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
-
-
-def seed(fake: FakeKubeAPI, cid: str, n: int = 0) -> None:
-    fake.add("events", make_event(f"web-{cid}-{n}.1", "BackOff", namespace=cid, object_name=f"web-{cid}-{n}"))
 
 
 class Collector:
@@ -171,149 +219,144 @@ WATCH = FAST.model_copy(update={"registry_poll_seconds": 0.1})
 
 @pytest.mark.kafka
 def test_registry_clusters_watched_with_their_own_vault_credentials_reloaded_and_isolated(
-        bao, kafka_bootstrap, topic_prefix, tmp_path, caplog):
+        bao, servers, kafka_bootstrap, topic_prefix, tmp_path, caplog):
     """Two clusters from one registry file publish, each with its own token; a third whose secret is missing
-    fails alone; an edit adds one and removes one; a bad edit changes nothing; a revoked credential stops only
-    its cluster, which comes back (without publishing anything twice) once Vault holds a good one again."""
+    fails alone; an edit adds one and removes one; a bad edit changes nothing; a credential revoked at its API
+    server stops only its cluster, which comes back (resumed, nothing published twice) once Vault holds a new one."""
     from aetherius.commands.watch import serve
 
     caplog.set_level(logging.INFO)
     events_topic, audit_topic = topic_name(topic_prefix, "k8s.events"), topic_name(topic_prefix, "audit")
     registry = tmp_path / "clusters.yaml"
-    tokens = {c: f"{c}-sa-token-{uuid.uuid4().hex[:6]}" for c in ("alpha", "beta", "gamma")}
-    tokens["alpha2"] = f"alpha-rotated-{uuid.uuid4().hex[:6]}"
+    tokens: dict[str, str] = {}
 
     async def scenario() -> None:
         await create_topics(kafka_bootstrap, events_topic, audit_topic)
-        fakes = {c: FakeKubeAPI(token=tokens[c]) for c in ("alpha", "beta", "gamma")}
-        for cid, fake in fakes.items():
-            await fake.start()
-            seed(fake, cid)
-            bao.put_cluster(cid, fake.url, tokens[cid])
+        for cid, server in servers.items():
+            await fresh(server, cid)
+            tokens[cid] = await reader_account(server, f"{cid}-1")
+            await seed(server, cid)
+            put(bao, cid, server, tokens[cid])
+        async with Kube(servers["beta"].url, tokens["alpha"], servers["beta"].ssl_context()) as other:
+            assert await other.status("GET", "/api/v1/events") == 401  # a token is good at its own server only
         write_registry(registry, ["alpha", "beta", "ghost"])  # ghost: nothing at its vault_path
         settings = load_settings(
             kafka={"bootstrap": kafka_bootstrap, "topic_prefix": topic_prefix}, clusters_file=registry,
             vault=VaultSettings(url=bao.url, token=SecretStr("root")), watch=WATCH)
         ghost_failures = metric("aetherius_watch_credential_failures_total", cluster="ghost", why="unavailable")
+        alpha_lists = metric("aetherius_watch_relists_total", cluster="alpha")
         async with Collector(kafka_bootstrap, events_topic) as events, Collector(kafka_bootstrap, audit_topic) as audit:
             task = asyncio.create_task(serve([], settings))
             try:
-                # 1. Both registry clusters publish, keyed by their own id; each API saw only its own token.
+                # 1. Both registry clusters publish, keyed by their own id, each with the token of its own server.
                 await until(lambda: len(events.records) == 2, "one event from each of alpha and beta", 30)
                 assert sorted(events.keys()) == ["alpha/alpha/Pod/web-alpha-0", "beta/beta/Pod/web-beta-0"]
                 assert {r.cluster_id for _, r in events.events()} == {"alpha", "beta"}
-                for cid in ("alpha", "beta"):
-                    assert {r.authorization for r in fakes[cid].requests} == {f"Bearer {tokens[cid]}"}
-                    assert fakes[cid].writes == []
-                assert fakes["gamma"].requests == []
                 # ghost has no secret: it fails and backs off, visibly, and holds nobody up.
                 await until(lambda: metric("aetherius_watch_credential_failures_total", cluster="ghost",
                                            why="unavailable") >= ghost_failures + 2, "ghost's repeated failures")
                 assert metric("aetherius_watch_cluster_failing", cluster="ghost") >= 1
                 assert metric("aetherius_watch_cluster_failing", cluster="alpha") == 0
-                await until(lambda: fakes["alpha"].open_watches == 1 and fakes["beta"].open_watches == 1, "watches")
-                seed(fakes["beta"], "beta", 1)
+                await until(lambda: metric("aetherius_watch_stream_up", cluster="alpha") == 1
+                            and metric("aetherius_watch_stream_up", cluster="beta") == 1, "both watches open")
+                await seed(servers["beta"], "beta", 1)
                 await until(lambda: len(events.records) == 3, "beta's watched event")
 
                 # 2. Registry edit: gamma added, beta removed (and ghost dropped).
                 write_registry(registry, ["alpha", "gamma"])
                 await until(lambda: "gamma/gamma/Pod/web-gamma-0" in events.keys(), "gamma's event", 15)
-                await until(lambda: fakes["beta"].open_watches == 0, "beta's watch to be closed")
-                assert {r.authorization for r in fakes["gamma"].requests} == {f"Bearer {tokens['gamma']}"}
                 assert metric("aetherius_watch_cluster_failing", cluster="ghost") == 0  # no longer watched
-                beta_requests = len(fakes["beta"].requests)
                 await until(lambda: len(audit.records) >= 1, "the reload audit event")
                 reload = AuditEvent.from_bytes(audit.records[0][1])
                 assert (reload.action, reload.result) == ("config.clusters.reload", "ok")
                 assert reload.details["added"] == ["gamma"] and sorted(reload.details["removed"]) == ["beta", "ghost"]
+                await seed(servers["beta"], "beta", 2)  # nobody watches beta any more: never published
 
                 # 3. A bad edit is audited as an error; the running set stays and keeps publishing.
                 write_registry(registry, [], text="clusters:\n  - id: [not, valid\n")
                 await until(lambda: len(audit.records) >= 2, "the rejected-reload audit event")
                 rejected = AuditEvent.from_bytes(audit.records[1][1])
                 assert rejected.result == "error" and "not valid YAML" in rejected.reason
-                seed(fakes["alpha"], "alpha", 1)
-                seed(fakes["gamma"], "gamma", 1)
+                await seed(servers["alpha"], "alpha", 1)
+                await seed(servers["gamma"], "gamma", 1)
                 await until(lambda: len(events.records) == 6, "alpha and gamma after the bad edit")
 
-                # 4. alpha's token is revoked at its API server and its secret removed from Vault: alpha
+                # 4. alpha's credential is revoked at its API server and its secret removed from Vault: alpha
                 #    fails (refused, then unavailable) and backs off; gamma goes on.
                 refused = metric("aetherius_watch_credential_failures_total", cluster="alpha", why="refused")
                 delete_secret(bao, "alpha")
-                fakes["alpha"].token = tokens["alpha2"]
-                fakes["alpha"].drop_watches()  # its open stream ends; the reconnect is refused
-                seed(fakes["alpha"], "alpha", 2)
+                # A watch already open outlives the revocation (the server authorises a request once) until its
+                # timeout; the next one is refused.
+                await revoke_account(servers["alpha"], "alpha-1")
                 await until(lambda: metric("aetherius_watch_credential_failures_total", cluster="alpha",
-                                           why="unavailable") >= 1, "alpha to find no credentials in Vault")
+                                           why="unavailable") >= 1, "alpha to find no credentials in Vault", 20)
+                await seed(servers["alpha"], "alpha", 2)
                 assert metric("aetherius_watch_credential_failures_total", cluster="alpha", why="refused") > refused
                 assert metric("aetherius_watch_cluster_failing", cluster="alpha") >= 1
-                seed(fakes["gamma"], "gamma", 2)
+                await seed(servers["gamma"], "gamma", 2)
                 await until(lambda: "gamma/gamma/Pod/web-gamma-2" in events.keys(), "gamma while alpha is down")
                 assert "alpha/alpha/Pod/web-alpha-2" not in events.keys()
 
-                # 5. Vault gets alpha's new token: alpha resumes from its resourceVersion, publishes the event
-                #    it missed and nothing it had already published.
-                lists_before = fakes["alpha"].count("/api/v1/events", watch=False)
-                bao.put_cluster("alpha", fakes["alpha"].url, tokens["alpha2"])
-                await until(lambda: "alpha/alpha/Pod/web-alpha-2" in events.keys(), "alpha back", 15)
+                # 5. Vault gets a new credential for alpha: alpha resumes from its resourceVersion, publishes the
+                #    event it missed and nothing it had already published.
+                tokens["alpha2"] = await reader_account(servers["alpha"], "alpha-2")
+                put(bao, "alpha", servers["alpha"], tokens["alpha2"])
+                await until(lambda: "alpha/alpha/Pod/web-alpha-2" in events.keys(), "alpha back", 20)
                 assert metric("aetherius_watch_cluster_failing", cluster="alpha") == 0
-                assert fakes["alpha"].count("/api/v1/events", watch=False) == lists_before  # resumed, not re-listed
+                assert metric("aetherius_watch_relists_total", cluster="alpha") == alpha_lists + 1  # resumed
                 await asyncio.sleep(0.5)  # anything published twice would show up by now
                 keys = events.keys()
                 assert len(keys) == len(set(keys)) == 8
                 assert sorted(keys) == sorted([f"{c}/{c}/Pod/web-{c}-{i}" for c in ("alpha", "gamma") for i in range(3)]
                                               + ["beta/beta/Pod/web-beta-0", "beta/beta/Pod/web-beta-1"])
-                assert len(fakes["beta"].requests) == beta_requests  # nobody watches beta any more
             finally:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
-                for fake in fakes.values():
-                    await fake.stop()
             # Nothing credential-like in any record or log line.
             blob = b"".join(v for _, v in events.records + audit.records)
             for token in tokens.values():
                 assert token.encode() not in blob and token not in caplog.text
-            assert all(f.writes == [] for f in fakes.values())
 
     asyncio.run(scenario())
 
 
-def test_vault_credential_is_renewed_before_it_is_due_without_a_relist_or_a_refusal(bao):
+def test_vault_credential_is_renewed_before_it_is_due_without_a_relist_or_a_refusal(bao, servers):
     """A short KV cache: the watcher ends its stream when the credential is due, re-reads Vault and carries on
-    with the rotated token from the same resourceVersion - no 401, no re-list, nothing published twice."""
+    with the rotated token from the same resourceVersion. The old token's binding is then removed at the server
+    (every request with it would be 403): no refusal, no re-list, nothing published twice."""
     cluster = cfg("rot")
+    server = servers["gamma"]
     from agents.credentials.vault import VaultCredentialProvider
 
     async def scenario() -> None:
-        async with FakeKubeAPI(token="rot-token-1") as fake:
-            seed(fake, "rot")
-            bao.put_cluster("rot", fake.url, "rot-token-1")
-            provider = VaultCredentialProvider(VaultSettings(url=bao.url, token=SecretStr("root"),
-                                                             kv_cache_seconds=2.0, renew_margin_seconds=0.5))
-            source = VaultSource(cluster, provider)
-            sink = Sink()
-            watcher = EventWatcher(source, "rot", sink, REASONS, FAST, rand=lambda: 0.5)
-            task = asyncio.create_task(watcher.run())
-            try:
-                await until(lambda: len(sink.records) == 1 and fake.open_watches == 1, "the listed event")
-                first_client = watcher.api_client
-                bao.put_cluster("rot", fake.url, "rot-token-2")  # rotated in Vault and at the API server
-                fake.token = "rot-token-2"  # the open stream was authorised before; the next one must use -2
-                await until(lambda: any(r.authorization == "Bearer rot-token-2" for r in fake.requests),
-                            "a request with the rotated token", 10)
-                seed(fake, "rot", 1)
-                await until(lambda: len(sink.records) == 2, "the event after the rotation")
-                assert watcher.api_client is not first_client  # a new client for the new credential
-                assert watcher.stats.credential_failures == 0 and watcher.stats.failures == 0
-                assert watcher.stats.lists == 1 and fake.count("/api/v1/events", watch=False) == 1
-                assert [k for k, _ in sink.records] == ["rot/rot/Pod/web-rot-0", "rot/rot/Pod/web-rot-1"]
-                watch_timeouts = {int(r.query["timeoutSeconds"]) for r in fake.requests if r.is_watch}
-                assert max(watch_timeouts) <= 2 < FAST.timeout_seconds  # cut short to the credential's life
-            finally:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-                await source.close()
-                await provider.close()
+        await fresh(server, "rot")
+        await seed(server, "rot")
+        put(bao, "rot", server, await reader_account(server, "rot-1"))
+        provider = VaultCredentialProvider(VaultSettings(url=bao.url, token=SecretStr("root"),
+                                                         kv_cache_seconds=2.0, renew_margin_seconds=0.5))
+        source = VaultSource(cluster, provider)
+        sink = Sink()
+        watcher = EventWatcher(source, "rot", sink, REASONS, FAST, rand=lambda: 0.5)
+        task = asyncio.create_task(watcher.run())
+        try:
+            await until(lambda: len(sink.records) == 1 and watcher.stats.watches >= 1, "the listed event")
+            first_client, listed_at = watcher.api_client, asyncio.get_running_loop().time()
+            put(bao, "rot", server, await reader_account(server, "rot-2"))  # rotated in Vault
+            await until(lambda: watcher.api_client is not first_client, "a client with the rotated token", 10)
+            # The stream was cut short to the credential's life (2 s), not the configured 5 s.
+            assert asyncio.get_running_loop().time() - listed_at < FAST.timeout_seconds
+            await revoke_account(server, "rot-1")
+            await seed(server, "rot", 1)
+            await until(lambda: len(sink.records) == 2, "the event after the rotation")
+            await asyncio.sleep(FAST.timeout_seconds)  # the next streams too go out with the new token only
+            assert watcher.stats.credential_failures == 0 and watcher.stats.failures == 0
+            assert watcher.stats.lists == 1
+            assert [k for k, _ in sink.records] == ["rot/rot/Pod/web-rot-0", "rot/rot/Pod/web-rot-1"]
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await source.close()
+            await provider.close()
 
     asyncio.run(scenario())
 
@@ -339,8 +382,9 @@ def test_start_up_errors_name_the_problem(tmp_path):
 
 
 @pytest.mark.kafka
-def test_aetherius_watch_reads_the_registry_and_vault_from_settings(bao, kafka_bootstrap, topic_prefix, tmp_path):
-    """The real CLI process, configured only by environment: registry file + Vault -> two fake clusters -> real
+def test_aetherius_watch_reads_the_registry_and_vault_from_settings(bao, servers, kafka_bootstrap, topic_prefix,
+                                                                    tmp_path):
+    """The real CLI process, configured only by environment: registry file + Vault -> two real clusters -> real
     Kafka; its /metrics shows the cluster that has no credentials; SIGTERM stops it cleanly."""
     import httpx
 
@@ -352,11 +396,13 @@ def test_aetherius_watch_reads_the_registry_and_vault_from_settings(bao, kafka_b
 
     async def main() -> None:
         await create_topics(kafka_bootstrap, events_topic, topic_name(topic_prefix, "audit"))
-        async with FakeKubeAPI(token="cli-e") as east, FakeKubeAPI(token="cli-w") as west, \
-                Collector(kafka_bootstrap, events_topic) as events:
-            for cid, fake, token in (("east", east, "cli-e"), ("west", west, "cli-w")):
-                seed(fake, cid)
-                bao.put_cluster(cid, fake.url, token)
+        tokens = []
+        for cid, server in (("east", servers["alpha"]), ("west", servers["beta"])):
+            await fresh(server, cid)
+            await seed(server, cid)
+            tokens.append(await reader_account(server, f"{cid}-cli"))
+            put(bao, cid, server, tokens[-1])
+        async with Collector(kafka_bootstrap, events_topic) as events:
             write_registry(registry, ["east", "west", "nosecret"])
             env = {**os.environ, "AETHERIUS_KAFKA__BOOTSTRAP": kafka_bootstrap,
                    "AETHERIUS_KAFKA__TOPIC_PREFIX": topic_prefix, "AETHERIUS_CLUSTERS_FILE": str(registry),
@@ -386,7 +432,7 @@ def test_aetherius_watch_reads_the_registry_and_vault_from_settings(bao, kafka_b
                 _, err = await asyncio.wait_for(proc.communicate(), 30)
             assert proc.returncode == 0, err.decode()[-2000:]
             assert b"Traceback" not in err and b"Unclosed" not in err, err.decode()[-2000:]
-            assert b"cli-e" not in err and b"cli-w" not in err
+            assert all(t.encode() not in err for t in tokens)
             lines = [json.loads(line) for line in err.decode().splitlines() if line.startswith("{")]
             assert any(line.get("cluster_id") == "nosecret" and "cannot get credentials" in line.get("msg", "")
                        for line in lines), err.decode()[-2000:]
@@ -394,55 +440,56 @@ def test_aetherius_watch_reads_the_registry_and_vault_from_settings(bao, kafka_b
     asyncio.run(main())
 
 
-def test_vault_down_stops_only_the_vault_clusters_and_they_resume_when_it_returns(tmp_path):
+def test_vault_down_stops_only_the_vault_clusters_and_they_resume_when_it_returns(servers, tmp_path):
     """Vault goes away: the Vault cluster fails once its credential is due, the kubeconfig cluster goes on;
     Vault returns: the Vault cluster resumes from its resourceVersion and publishes what it missed, once."""
     from agents.credentials.vault import VaultCredentialProvider
     from streams.watch_fleet import WatchFleet
     from streams.watch_sources import KubeconfigSource
 
+    local, remote = servers["alpha"], servers["beta"]
     vault = OpenBao()  # its own server: this test stops it
     vault.start()
 
     async def scenario() -> None:
-        async with FakeKubeAPI(token="local-token") as local, FakeKubeAPI(token="remote-token") as remote:
-            seed(local, "local")
-            seed(remote, "remote")
-            vault.put_cluster("remote", remote.url, "remote-token")
-            kubeconfig = write_kubeconfig(tmp_path / "local.kubeconfig", local.url, "local-token")
-            provider = VaultCredentialProvider(VaultSettings(url=vault.url, token=SecretStr("root"),
-                                                             kv_cache_seconds=1.5, renew_margin_seconds=0.5))
+        for server, cid in ((local, "local"), (remote, "remote")):
+            await fresh(server, cid)
+            await seed(server, cid)
+        put(vault, "remote", remote, await reader_account(remote, "remote-1"))
+        kubeconfig = local.kubeconfig(await reader_account(local, "local-1"), name="local")
+        provider = VaultCredentialProvider(VaultSettings(url=vault.url, token=SecretStr("root"),
+                                                         kv_cache_seconds=1.5, renew_margin_seconds=0.5))
 
-            def make_source(target: WatchTarget):
-                if target.vault is not None:
-                    return VaultSource(target.vault, provider)
-                return KubeconfigSource(target.cluster_id, target.kubeconfig, target.context)
+        def make_source(target: WatchTarget):
+            if target.vault is not None:
+                return VaultSource(target.vault, provider)
+            return KubeconfigSource(target.cluster_id, target.kubeconfig, target.context)
 
-            sink = Sink()
-            fleet = WatchFleet(sink, REASONS, FAST, make_source)
-            await fleet.apply({"local": WatchTarget("local", kubeconfig), "remote": WatchTarget("remote", vault=cfg("remote"))})
-            try:
-                await until(lambda: len(sink.records) == 2, "both clusters' listed events")
-                vault.stop()
-                remote_watcher = fleet.watcher("remote")
-                await until(lambda: remote_watcher.stats.credential_failures >= 1, "the remote credential to fall due")
-                assert metric("aetherius_watch_cluster_failing", cluster="remote") >= 1
-                seed(local, "local", 1)
-                seed(remote, "remote", 1)
-                await until(lambda: "local/local/Pod/web-local-1" in [k for k, _ in sink.records], "local goes on")
-                assert "remote/remote/Pod/web-remote-1" not in [k for k, _ in sink.records]
+        sink = Sink()
+        fleet = WatchFleet(sink, REASONS, FAST, make_source)
+        remote_lists = metric("aetherius_watch_relists_total", cluster="remote")
+        await fleet.apply({"local": WatchTarget("local", kubeconfig), "remote": WatchTarget("remote", vault=cfg("remote"))})
+        try:
+            await until(lambda: len(sink.records) == 2, "both clusters' listed events")
+            vault.stop()
+            remote_watcher = fleet.watcher("remote")
+            await until(lambda: remote_watcher.stats.credential_failures >= 1, "the remote credential to fall due")
+            assert metric("aetherius_watch_cluster_failing", cluster="remote") >= 1
+            await seed(local, "local", 1)
+            await seed(remote, "remote", 1)
+            await until(lambda: "local/local/Pod/web-local-1" in [k for k, _ in sink.records], "local goes on")
+            assert "remote/remote/Pod/web-remote-1" not in [k for k, _ in sink.records]
 
-                vault.start()  # a dev server forgets everything: the secret is put back
-                vault.put_cluster("remote", remote.url, "remote-token")
-                await until(lambda: "remote/remote/Pod/web-remote-1" in [k for k, _ in sink.records], "remote back", 15)
-                keys = [k for k, _ in sink.records]
-                assert sorted(keys) == ["local/local/Pod/web-local-0", "local/local/Pod/web-local-1",
-                                        "remote/remote/Pod/web-remote-0", "remote/remote/Pod/web-remote-1"]
-                assert remote.count("/api/v1/events", watch=False) == 1  # resumed, never re-listed
-                assert local.writes == remote.writes == []
-            finally:
-                await fleet.stop_all()
-                await provider.close()
+            vault.start()  # a dev server forgets everything: the secret is put back
+            put(vault, "remote", remote, await reader_account(remote, "remote-1"))
+            await until(lambda: "remote/remote/Pod/web-remote-1" in [k for k, _ in sink.records], "remote back", 15)
+            keys = [k for k, _ in sink.records]
+            assert sorted(keys) == ["local/local/Pod/web-local-0", "local/local/Pod/web-local-1",
+                                    "remote/remote/Pod/web-remote-0", "remote/remote/Pod/web-remote-1"]
+            assert metric("aetherius_watch_relists_total", cluster="remote") == remote_lists + 1  # never re-listed
+        finally:
+            await fleet.stop_all()
+            await provider.close()
 
     try:
         asyncio.run(scenario())
@@ -452,42 +499,45 @@ def test_vault_down_stops_only_the_vault_clusters_and_they_resume_when_it_return
             os.unlink(vault._log.name)
 
 
-def test_a_changed_vault_path_restarts_the_watcher_without_publishing_anything_twice(bao):
+def test_a_changed_vault_path_restarts_the_watcher_without_publishing_anything_twice(bao, servers):
     """The registry moves a cluster's credentials to another path: a new watcher with the new credential
     re-lists, and the memory of what was published is carried over, so the re-list publishes nothing again.
     A change that does not touch the credentials (limits) leaves the watcher alone."""
     from agents.credentials.vault import VaultCredentialProvider
     from streams.watch_fleet import WatchFleet
 
-    async def scenario() -> None:
-        async with FakeKubeAPI(token="moved-token-1") as fake:
-            seed(fake, "moved")
-            bao.put_cluster("moved", fake.url, "moved-token-1")
-            bao.root_client().secrets.kv.v2.create_or_update_secret(
-                path="elsewhere/moved", mount_point="secret", secret={"server": fake.url, "token": "moved-token-2"})
-            provider = VaultCredentialProvider(VaultSettings(url=bao.url, token=SecretStr("root")))
-            sink = Sink()
-            fleet = WatchFleet(sink, REASONS, FAST, lambda t: VaultSource(t.vault, provider))
-            try:
-                await fleet.apply({"moved": WatchTarget("moved", vault=cfg("moved"))})
-                await until(lambda: len(sink.records) == 1 and fake.open_watches == 1, "the listed event")
-                first = fleet.watcher("moved")
-                plan = await fleet.apply({"moved": WatchTarget(
-                    "moved", vault=cfg("moved", access_control={"max_concurrent_tasks": 2}))})
-                assert not plan and fleet.watcher("moved") is first
+    server = servers["gamma"]
 
-                fake.token = "moved-token-2"
-                plan = await fleet.apply({"moved": WatchTarget(
-                    "moved", vault=cfg("moved", vault_path="secret/elsewhere/moved"))})
-                assert plan.restart == ("moved",)
-                second = fleet.watcher("moved")
-                await until(lambda: second.stats.lists == 1 and fake.open_watches == 1, "the new watcher's list")
-                assert second.stats.duplicates == 1 and len(sink.records) == 1
-                seed(fake, "moved", 1)
-                await until(lambda: len(sink.records) == 2, "an event through the new credential")
-                assert fake.requests[-1].authorization == "Bearer moved-token-2"
-            finally:
-                await fleet.stop_all()
-                await provider.close()
+    async def scenario() -> None:
+        await fresh(server, "moved")
+        await seed(server, "moved")
+        put(bao, "moved", server, await reader_account(server, "moved-1"))
+        bao.root_client().secrets.kv.v2.create_or_update_secret(
+            path="elsewhere/moved", mount_point="secret",
+            secret={"server": server.url, "ca_cert": server.ca_pem, "token": await reader_account(server, "moved-2")})
+        provider = VaultCredentialProvider(VaultSettings(url=bao.url, token=SecretStr("root")))
+        sink = Sink()
+        fleet = WatchFleet(sink, REASONS, FAST, lambda t: VaultSource(t.vault, provider))
+        try:
+            await fleet.apply({"moved": WatchTarget("moved", vault=cfg("moved"))})
+            first = fleet.watcher("moved")
+            await until(lambda: len(sink.records) == 1 and first.stats.watches >= 1, "the listed event")
+            plan = await fleet.apply({"moved": WatchTarget(
+                "moved", vault=cfg("moved", access_control={"max_concurrent_tasks": 2}))})
+            assert not plan and fleet.watcher("moved") is first
+
+            await revoke_account(server, "moved-1")  # only the credential at the new path works from now on
+            plan = await fleet.apply({"moved": WatchTarget(
+                "moved", vault=cfg("moved", vault_path="secret/elsewhere/moved"))})
+            assert plan.restart == ("moved",)
+            second = fleet.watcher("moved")
+            await until(lambda: second.stats.lists == 1 and second.stats.watches >= 1, "the new watcher's list")
+            assert second.stats.duplicates == 1 and len(sink.records) == 1
+            await seed(server, "moved", 1)
+            await until(lambda: len(sink.records) == 2, "an event through the new credential")
+            assert second.stats.credential_failures == 0
+        finally:
+            await fleet.stop_all()
+            await provider.close()
 
     asyncio.run(scenario())

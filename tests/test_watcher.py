@@ -1,11 +1,11 @@
-"""The Events watcher: pure decisions directly; the list/watch protocol against the fake API server
-(tests/fake_kube_api.py: no real API server can run here); one run into the real Kafka."""
+"""The Events watcher: pure decisions directly, and the faults a real API server will not produce on demand - a
+stalled stream, a cut connection, ERROR 410 on an open stream, 5xx on the list, a failed publish - against the fake
+API server (tests/fake_kube_api.py). The list/watch protocol, bookmarks, resume, compaction (410) and restarts run
+against kube-apiserver in tests/test_kubeapi_watcher.py, as does the `aetherius watch` command into the real Kafka."""
 
 from __future__ import annotations
 
 import asyncio
-import socket
-import sys
 import uuid
 from typing import Any, Awaitable, Callable
 
@@ -15,8 +15,8 @@ from kubernetes_asyncio import client
 from schemas.kube import KubeEvent
 from schemas.watch_settings import WatchSettings
 from streams.watcher import (EventWatcher, SeenEvents, backoff_delay, event_count, is_wanted, next_attempt,
-                             to_kube_event, watch_clusters)
-from tests.fake_kube_api import FakeKubeAPI, make_event, write_kubeconfig
+                             to_kube_event)
+from tests.fake_kube_api import FakeKubeAPI, make_event
 
 REASONS = ["BackOff", "FailedScheduling", "OOMKilling", "NodeNotReady", "FailedMount"]
 FAST = WatchSettings(timeout_seconds=5, read_grace_seconds=0.5, connect_timeout_seconds=1.0,
@@ -192,64 +192,6 @@ def watch_requests(fake: FakeKubeAPI) -> list[dict[str, str]]:
     return [r.query for r in fake.requests if r.is_watch]
 
 
-def test_list_then_watch_publishes_only_wanted_events():
-    def seed(fake: FakeKubeAPI) -> None:
-        fake.add("events", make_event("web-1.1", "BackOff", namespace="shop"))
-        fake.add("events", make_event("web-1.2", "Pulled", namespace="shop", type="Normal"))
-        fake.add("events", make_event("web-1.3", "SomethingOdd", namespace="shop"))
-        fake.add("events", make_event("n1.1", "NodeNotReady", type="Normal", kind="Node", object_name="n1"))
-
-    async def check(fake: FakeKubeAPI, w: EventWatcher, sink: Sink) -> None:
-        await until(lambda: len(sink.records) == 2 and fake.open_watches == 1, "the listed events")
-        assert sorted(sink.reasons()) == ["BackOff", "NodeNotReady"]
-        fake.add("events", make_event("db-0.2", "FailedScheduling", namespace="data", object_name="db-0"))
-        fake.add("events", make_event("db-0.3", "Scheduled", namespace="data", type="Normal"))
-        fake.add("events", make_event("db-0.4", "BackOff", namespace="data", type="Normal"))
-        await until(lambda: len(sink.records) == 3, "the watched event")
-        key, rec = sink.records[-1]
-        assert key == "c1/data/Pod/db-0" and rec.reason == "FailedScheduling" and rec.cluster_id == "c1"
-        # The watch resumed from the list's version, with the protocol's parameters.
-        q = watch_requests(fake)[0]
-        assert q["watch"] == "True" and q["timeoutSeconds"] == "5" and q["allowWatchBookmarks"] == "True"
-        assert q["resourceVersion"] == "5"  # four objects were added after rv 1
-        # A repeat (count up) is published again; a MODIFIED with the same count is not.
-        fake.update("events", {**fake.get_object("events", "db-0.2", "data"), "count": 2})
-        await until(lambda: len(sink.records) == 4, "the repeat")
-        assert sink.records[-1][1].count == 2
-        fake.update("events", {**fake.get_object("events", "db-0.2", "data"), "message": "still pending"})
-        fake.add("events", make_event("x.1", "OOMKilling", kind="Node", object_name="node-1"))
-        await until(lambda: len(sink.records) == 5, "the event after the same-count update")
-        assert sink.reasons()[-1] == "OOMKilling" and w.stats.duplicates == 1
-        assert w.stats.lists == 1
-
-    run_watcher(check, seed)
-
-
-def test_paged_list_publishes_every_page():
-    async def check(fake: FakeKubeAPI, w: EventWatcher, sink: Sink) -> None:
-        await until(lambda: len(sink.records) == 5 and fake.open_watches == 1, "all five listed events")
-        lists = [r.query for r in fake.requests if not r.is_watch]
-        assert [q.get("continue") is not None for q in lists] == [False, True, True]
-        assert watch_requests(fake)[0]["resourceVersion"] == "6"  # the first page's version
-
-    run_watcher(check, backoffs(5), FAST.model_copy(update={"list_page_size": 2}))
-
-
-def test_bookmark_advances_the_resume_point_without_a_relist():
-    async def check(fake: FakeKubeAPI, w: EventWatcher, sink: Sink) -> None:
-        await until(lambda: fake.open_watches == 1, "the watch")
-        for i in range(3):  # objects the watch does not see move the cluster's version
-            fake.add("pods", {"metadata": {"name": f"p{i}"}})
-        fake.bookmark()
-        await until(lambda: w.resource_version == str(fake.rv), "the bookmark's version")
-        fake.end_watches()  # the server ends the stream: resume from the bookmark
-        await until(lambda: len(watch_requests(fake)) == 2, "the next watch")
-        assert watch_requests(fake)[1]["resourceVersion"] == str(fake.rv)
-        assert w.stats.lists == 1 and sink.records[0][1].reason == "BackOff"
-
-    run_watcher(check, backoffs(1))
-
-
 def test_410_on_an_open_watch_relists_without_duplicates():
     async def check(fake: FakeKubeAPI, w: EventWatcher, sink: Sink) -> None:
         await until(lambda: len(sink.records) == 2 and fake.open_watches == 1, "the listed events")
@@ -261,17 +203,6 @@ def test_410_on_an_open_watch_relists_without_duplicates():
         await until(lambda: fake.open_watches == 1, "the new watch")
         fake.add("events", make_event("api-0.10", "BackOff", namespace="shop", object_name="api-0"))
         await until(lambda: len(sink.records) == 4, "an event after the re-list")
-
-    run_watcher(check, backoffs(2))
-
-
-def test_410_when_resuming_after_a_cut_relists():
-    async def check(fake: FakeKubeAPI, w: EventWatcher, sink: Sink) -> None:
-        await until(lambda: len(sink.records) == 2 and fake.open_watches == 1, "the listed events")
-        fake.expire_history()  # the version we hold is now too old ...
-        fake.drop_watches()  # ... and the connection drops: the resumed watch gets ERROR 410
-        await until(lambda: w.stats.gone == 1 and w.stats.lists == 2 and fake.open_watches == 1, "the re-list")
-        assert len(sink.records) == 2
 
     run_watcher(check, backoffs(2))
 
@@ -308,22 +239,6 @@ def test_a_cut_connection_resumes_from_the_last_version():
     run_watcher(check, backoffs(1))
 
 
-def test_server_down_backs_off_then_recovers():
-    async def check(fake: FakeKubeAPI, w: EventWatcher, sink: Sink) -> None:
-        await until(lambda: len(sink.records) == 1 and fake.open_watches == 1, "the listed event")
-        await fake.stop()
-        await until(lambda: w.stats.failures >= 3, "repeated failures while down")
-        fake.add("events", make_event("web-5.1", "OOMKilling", namespace="shop", object_name="web-5"))
-        seen_while_down = len(fake.requests)
-        await fake.start()
-        await until(lambda: len(sink.records) == 2, "the event written while the server was down")
-        assert sink.reasons() == ["BackOff", "OOMKilling"]
-        assert w.stats.lists == 1  # the history still held our version: resumed, nothing re-listed
-        assert len(fake.requests) > seen_while_down
-
-    run_watcher(check, backoffs(1))
-
-
 def test_http_errors_on_list_back_off_and_retry():
     async def check(fake: FakeKubeAPI, w: EventWatcher, sink: Sink) -> None:
         await until(lambda: len(sink.records) == 1, "the listed event after the failures")
@@ -346,48 +261,6 @@ def test_a_failed_publish_is_retried_not_lost():
         assert [k for k, _ in sink.records] == ["c1/shop/Pod/web-0", "c1/shop/Pod/web-7"]
 
     run_watcher(check, backoffs(1))
-
-
-def test_the_clusters_own_token_is_sent():
-    async def check(fake: FakeKubeAPI, w: EventWatcher, sink: Sink) -> None:
-        await until(lambda: len(sink.records) == 1 and fake.open_watches == 1, "the event, with the right token")
-        assert w.stats.failures == 0
-
-    run_watcher(check, backoffs(1), token="s3cret")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_two_clusters_one_dead_the_other_keeps_publishing():
-    async def main() -> None:
-        async with FakeKubeAPI(token="token-a") as live, FakeKubeAPI(token="token-b") as wrong_creds:
-            sink = Sink()
-            clients = [api_client(live.url, "token-a"),
-                       api_client(f"http://127.0.0.1:{_free_port()}", "x"),  # nothing listens there
-                       api_client(wrong_creds.url, "token-a")]  # 401: not this cluster's credentials
-            watchers = [EventWatcher(c, cid, sink, REASONS, FAST, rand=lambda: 0.5)
-                        for c, cid in zip(clients, ["live", "dead", "denied"])]
-            wrong_creds.add("events", make_event("b.1", "BackOff"))
-            task = asyncio.create_task(watch_clusters(watchers))
-            try:
-                for i in range(5):
-                    live.add("events", make_event(f"web-{i}.1", "BackOff", namespace="shop", object_name=f"web-{i}"))
-                    await until(lambda: len(sink.records) == i + 1, f"live event {i}")
-                await until(lambda: watchers[1].stats.failures >= 2 and watchers[2].stats.failures >= 2,
-                            "the other two clusters to keep failing")
-                assert {k.split("/")[0] for k, _ in sink.records} == {"live"}
-                assert not task.done()
-                assert wrong_creds.count("/api/v1/events") >= 2 and wrong_creds.writes == []
-            finally:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-                for c in clients:
-                    await c.close()
-    asyncio.run(main())
 
 
 # --- the command ---------------------------------------------------------------------------------------
@@ -440,77 +313,3 @@ async def _consume(bootstrap: str, topic: str, n: int, timeout: float = 20.0) ->
     return got
 
 
-@pytest.mark.kafka
-def test_watcher_publishes_to_the_real_kafka_without_duplicates_across_a_relist(kafka_bootstrap, topic_prefix):
-    from aetherius.commands.watch import kafka_publisher, make_producer
-    from schemas.topics import topic_name
-
-    topic = topic_name(topic_prefix, "k8s.events")
-
-    async def main() -> None:
-        await _create_topic(kafka_bootstrap, topic)
-        producer = make_producer(kafka_bootstrap)
-        await producer.start()
-        try:
-            async with FakeKubeAPI() as fake:
-                fake.add("events", make_event("web-0.1", "BackOff", namespace="shop", object_name="web-0"))
-                fake.add("events", make_event("web-0.2", "Pulled", namespace="shop", type="Normal"))
-                ac = api_client(fake.url)
-                w = EventWatcher(ac, "kc1", kafka_publisher(producer, topic), REASONS, FAST)
-                task = asyncio.create_task(w.run())
-                try:
-                    await until(lambda: w.stats.published == 1 and fake.open_watches == 1, "the listed event")
-                    fake.add("events", make_event("db-0.1", "FailedMount", namespace="data", object_name="db-0"))
-                    await until(lambda: w.stats.published == 2, "the watched event")
-                    fake.gone()
-                    await until(lambda: w.stats.lists == 2 and fake.open_watches == 1, "the re-list")
-                finally:
-                    task.cancel()
-                    await asyncio.gather(task, return_exceptions=True)
-                    await ac.close()
-        finally:
-            await producer.stop()
-        got = await _consume(kafka_bootstrap, topic, 2)
-        assert sorted((k, r.reason) for k, r in got) == [("kc1/data/Pod/db-0", "FailedMount"),
-                                                          ("kc1/shop/Pod/web-0", "BackOff")]
-        assert all(r.schema_version == 1 and r.cluster_id == "kc1" for _, r in got)
-
-    asyncio.run(main())
-
-
-@pytest.mark.kafka
-def test_aetherius_watch_command_end_to_end(kafka_bootstrap, topic_prefix, tmp_path):
-    """The real CLI process: kubeconfig -> fake API server -> real Kafka; SIGTERM stops it cleanly."""
-    import os
-    import signal as sig
-
-    from schemas.topics import topic_name
-
-    topic = topic_name(topic_prefix, "k8s.events")
-
-    async def main() -> None:
-        await _create_topic(kafka_bootstrap, topic)
-        async with FakeKubeAPI(token="cli-token") as fake:
-            fake.add("events", make_event("web-0.1", "BackOff", namespace="shop", object_name="web-0"))
-            kc = write_kubeconfig(tmp_path / "kc", fake.url, "cli-token")
-            env = {**os.environ, "AETHERIUS_KAFKA__BOOTSTRAP": kafka_bootstrap,
-                   "AETHERIUS_KAFKA__TOPIC_PREFIX": topic_prefix}
-            env.pop("AETHERIUS_CONFIG", None)
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-c", "import sys; from aetherius.cli import main; sys.exit(main())",
-                "watch", "--cluster", "cli", "--kubeconfig", str(kc), env=env,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-            try:
-                await until(lambda: fake.open_watches == 1, "the command's watch", timeout=30)
-                fake.add("events", make_event("db-0.1", "OOMKilling", namespace="data", object_name="db-0"))
-                got = await _consume(kafka_bootstrap, topic, 2)
-            finally:
-                proc.send_signal(sig.SIGTERM)
-                _, err = await asyncio.wait_for(proc.communicate(), 30)
-            assert proc.returncode == 0, err.decode()[-2000:]
-            assert b"Traceback" not in err and b"Unclosed" not in err, err.decode()[-2000:]
-            assert sorted((k, r.reason) for k, r in got) == [("cli/data/Pod/db-0", "OOMKilling"),
-                                                              ("cli/shop/Pod/web-0", "BackOff")]
-            assert fake.writes == [] and fake.count("/api/v1/events") >= 2
-
-    asyncio.run(main())

@@ -108,15 +108,20 @@ def label_selector_text(selector: dict[str, str] | None) -> str:
 
 
 def clean_object(obj: KubeObject, kind: str, api_version: str) -> KubeObject:
-    """Give a list item back its kind/apiVersion, and strip Secret/ConfigMap values (incl. last-applied)."""
+    """Give a list item back its kind/apiVersion, drop managedFields, strip Secret/ConfigMap values.
+
+    managedFields (server-side apply bookkeeping) say which client set which field: never a diagnosis fact, often
+    half of an object's bytes - they ate the gateway's output cap and an LLM's tokens. kubectl hides them too."""
     obj = {"kind": kind, "apiVersion": api_version, **obj}
+    meta = dict(obj.get("metadata") or {})
+    meta.pop("managedFields", None)
     if obj["kind"] in ("Secret", "ConfigMap"):
-        meta = dict(obj.get("metadata") or {})
         annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != LAST_APPLIED}
         meta["annotations"] = annotations  # kubectl apply keeps every value in this annotation
-        meta.pop("managedFields", None)
         obj["metadata"] = meta
-        obj = strip_secret_values(obj)
+        return strip_secret_values(obj)
+    if "metadata" in obj:
+        obj["metadata"] = meta
     return obj
 
 
@@ -204,14 +209,18 @@ class LiveReader:
             query.append(("tailLines", tail_lines))
         what = f"logs of {namespace}/{pod}" + (f" [{container}]" if container else "")
         try:
-            # Raw text: the generated client json-decodes a log that happens to be JSON, mangling it.
+            # Raw text: the generated client json-decodes a log that happens to be JSON, mangling it. Accept as
+            # kubectl does: the API server answers `Accept: text/plain` with 406 (it negotiates only its
+            # serializers); the log comes back as text/plain, an error as a JSON Status.
             resp = await self.api_client.call_api(
-                path, "GET", query_params=query, header_params={"Accept": "text/plain"},
+                path, "GET", query_params=query, header_params={"Accept": "application/json, */*"},
                 auth_settings=["BearerToken"], _preload_content=False, _request_timeout=self._timeout)
             async with resp:
                 text = await resp.text(errors="replace")
                 if resp.status == 200:
                     return text
+                if resp.status == 204:  # the API server's answer for a pod not yet on a node: no log
+                    return ""
                 status, message = resp.status, status_message(text)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             raise ReaderError(f"cluster {self.cluster_id}: {what}: unreachable ({type(exc).__name__}: {exc})") from exc

@@ -3,7 +3,7 @@
 Each call asks the credential provider (agents/credentials/vault.py) for the cluster's credential; the
 provider caches it only until shortly before it expires, so a rotated or short-lived token is picked up
 without a restart. A new credential gets a new API client; the old one is closed. A token the API server
-refuses (401/403) is forgotten, so the next call fetches a fresh one. The CA certificate (public) is the
+refuses (401) is forgotten, so the next call fetches a fresh one. The CA certificate (public) is the
 only thing written, to a private temp file, because the Kubernetes client reads CAs from files.
 """
 
@@ -78,8 +78,12 @@ class VaultReader:
         try:
             return await getattr(reader, method)(*args, **kwargs)
         except ReaderError as exc:
-            if " 401" in str(exc) or " 403" in str(exc) or "Unauthorized" in str(exc):
-                self.provider.forget(self.cluster_id)  # a revoked token: fetch a new one next time
+            # 401: the server no longer accepts the token (revoked, expired): fetch a new one next time. Not on
+            # 403: the token is good and only this read is not granted (secrets, configmaps under the chart's
+            # role); forgetting it would issue a new credential - with the Kubernetes engine a new service
+            # account and binding - on every refused read, and leave the old lease running until its TTL.
+            if " 401" in str(exc) or "Unauthorized" in str(exc):
+                self.provider.forget(self.cluster_id)
             raise
 
     async def list(self, kind: str, namespace: str | None = None,

@@ -282,7 +282,10 @@ class VaultCredentialProvider:
             server, ca_cert = cfg.get("kubernetes_host"), ca_cert or cfg.get("kubernetes_ca_cert") or None
             if not server:
                 raise CredentialError(cluster.id, f"kubernetes engine {mount} has no kubernetes_host configured")
-        body = {"kubernetes_namespace": src.kubernetes_namespace, "ttl": src.ttl or self.settings.kubernetes_token_ttl}
+        body: dict[str, Any] = {"kubernetes_namespace": src.kubernetes_namespace,
+                                "ttl": src.ttl or self.settings.kubernetes_token_ttl}
+        if src.cluster_role_binding:
+            body["cluster_role_binding"] = True
         what = f"issue a service-account token from {mount}/creds/{role}"
         resp = self._call(cluster, what, lambda c: c.write_data(f"{mount}/creds/{role}", data=body))
         token = ((resp or {}).get("data") or {}).get("service_account_token")
