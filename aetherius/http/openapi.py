@@ -177,7 +177,9 @@ CATALOGUE: tuple[Route, ...] = (
                      503: _error("Kafka unavailable; retry")}),
     # ---- sink: analytics API (sinks/clickhouse/api.py); feedback is served by the worker owning the KB
     Route("GET", "/api/v1/costs", "sink", "LLM cost report over a window", permission="costs:read",
-          params=(*_TIME, Param("group_by", description="day, cluster, model, ... (default day)")),
+          params=(*_TIME, Param("group_by", schema={"enum": ["day", "cluster", "task", "model", "priority",
+                                                           "category"], "default": "day"},
+                                description="category: the root cause of each call's task (from its report)")),
           responses={200: Body("cost report", schema=_JSON_OBJECT), 400: _error("bad parameter (named)"),
                      503: _error("store unavailable")}),
     Route("GET", "/api/v1/budget", "sink", "Daily and monthly budget use", permission="costs:read",
@@ -196,6 +198,27 @@ CATALOGUE: tuple[Route, ...] = (
                   Param("top", schema={"type": "integer", "minimum": 1, "maximum": 100, "default": 10})),
           responses={200: Body("statistics", schema=_JSON_OBJECT), 400: _error("bad parameter (named)"),
                      503: _error("store unavailable")}),
+    Route("GET", "/api/v1/audit-logs", "sink", "Audit log: who did what, newest first (SRS §10)",
+          permission="audit:read",
+          description="Every AuditEvent stored in ClickHouse (API requests, tool calls, security events, sign-ins, "
+                      "knowledge changes...), keyset-paged: pass `next_cursor` back as `cursor` for the next page "
+                      "(null on the last). The same SQL runs on embedded chdb and on a ClickHouse server.",
+          params=(Param("start", schema={"type": "string", "format": "date-time"},
+                        description="window start, RFC 3339 with offset (2026-11-20T08:00:00Z) or a date "
+                                    "(2026-11-20, that day's start); default: 24 hours before `end`"),
+                  Param("end", schema={"type": "string", "format": "date-time"},
+                        description="window end (exclusive), RFC 3339, or a date (that day included); default now"),
+                  Param("actor", description="exactly this actor (API key name, OIDC subject, component)"),
+                  Param("action", description="exactly this action, or a prefix ending in * (`security.*`)"),
+                  Param("cluster", description="cluster id"),
+                  Param("result", schema={"enum": ["allowed", "rejected", "error", "ok"]}),
+                  Param("limit", schema={"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
+                  Param("cursor", description="opaque: the `next_cursor` of the previous page")),
+          responses={200: Body("one page", schema=_obj(
+              **{"from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"}},
+              limit={"type": "integer"}, items={"type": "array", "items": _JSON_OBJECT},
+              next_cursor={"type": ["string", "null"]})),
+              400: _error("a bad parameter; `param` names it"), 503: _error("store unavailable")}),
     Route("POST", "/api/v1/feedback", "knowledge", "Feedback on a diagnosis (one vote per task and user)",
           permission="feedback:write",
           request=Body("rating 1-5 or up/down, comment, corrections",
