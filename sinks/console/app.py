@@ -97,8 +97,8 @@ def browser_errors(console: Console):  # noqa: ANN201 - an aiohttp middleware
             if request.method == "GET" and "text/event-stream" not in request.headers.get("Accept", ""):
                 target = LOGIN + (f"?next={request.path}" if request.path.startswith("/ui/") else "")
                 raise web.HTTPSeeOther(target)
-        if response.status in (400, 403, 404, 409, 503) and _wants_html(request) and not request.path.startswith(
-                STATIC_PREFIX):
+        if response.status in (400, 403, 404, 409, 503) and _wants_html(request) \
+                and response.content_type == "application/json":
             reason = ""
             body = getattr(response, "text", None) or ""
             try:

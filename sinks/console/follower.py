@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import Counter, Gauge
 
 from aetherius.metrics import REGISTRY
@@ -64,19 +65,20 @@ class Follower:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
 
-    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+    async def _partitions(self) -> list[TopicPartition]:
         """Every partition of the topics, once they all exist (a role creates them at its start)."""
         while True:
-            await consumer.topics()  # refreshes the metadata
-            parts = []
-            missing = []
-            for name in self.names:
-                found = consumer.partitions_for_topic(name)
-                if not found:
-                    missing.append(name)
-                parts += [TopicPartition(name, p) for p in sorted(found or ())]
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=15_000)
+            await admin.start()
+            try:
+                described = await admin.describe_topics(list(self.names))
+            finally:
+                await admin.close()
+            found = {t["topic"]: t["partitions"] for t in described if t["error_code"] == 0 and t["partitions"]}
+            missing = sorted(set(self.names) - set(found))
             if not missing:
-                return parts
+                return [TopicPartition(name, p["partition"]) for name in self.names
+                        for p in sorted(found[name], key=lambda p: p["partition"])]
             log.info("console: waiting for topics %s", ", ".join(missing))
             await asyncio.sleep(self.retry_seconds)
 
@@ -84,9 +86,9 @@ class Follower:
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
                                     auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024,
                                     fetch_max_wait_ms=100, request_timeout_ms=15_000)
+        parts = await self._partitions()
         await consumer.start()
         try:
-            parts = await self._partitions(consumer)
             consumer.assign(parts)
             # Resume where this process got to (after a broker outage); from the beginning at start.
             positions = self._positions

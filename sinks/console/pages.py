@@ -157,7 +157,9 @@ class Console:
     async def login(self, request: web.Request) -> web.StreamResponse:
         form = await _form(request)
         cookie = request.cookies.get(LOGIN_COOKIE, "")
-        if not same_origin(request) or not cookie or not _equal(form.get(CSRF_FIELD, ""), cookie):
+        if not same_origin(request):
+            return await self.login_form(request, "This sign-in did not come from this console's own page.", status=403)
+        if not cookie or not _equal(form.get(CSRF_FIELD, ""), cookie):
             return await self.login_form(request, "The sign-in form expired; try again.", status=403)
         started = time.perf_counter()
         try:
