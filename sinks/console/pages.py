@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Mapping
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import jinja2
 from aiohttp import web
@@ -84,7 +84,9 @@ NAV = (NavItem("Tasks", "/ui/tasks", "tasks:read"), NavItem("Incidents", "/ui/in
 
 
 def landing(principal: Principal) -> str:
-    return next((n.href for n in NAV if allowed(principal.roles, n.permission)), "/ui/login")
+    """The first page after sign-in: the task list, else (an auditor) the audit log, else what the role may see."""
+    order = sorted(NAV, key=lambda n: (n.href != "/ui/tasks", n.href != "/ui/audit"))
+    return next((n.href for n in order if allowed(principal.roles, n.permission)), "/ui/login")
 
 
 def safe_next(value: str | None) -> str:
@@ -407,10 +409,10 @@ class Console:
         return self.page(request, "knowledge.html", q=q, hits=hits, version=version, error=error)
 
     async def knowledge_entry(self, request: web.Request) -> web.Response:
-        entry_id = request.match_info["entry_id"]
+        entry_id = request.match_info["entry_id"][:500]
         credential = request[SESSION].credential
-        entry, versions = await asyncio.gather(
-            self.upstream.call(credential, "GET", f"{self.urls.knowledge}/api/v1/kb/entries/{entry_id}"),
+        entry, versions = await asyncio.gather(  # ids look like `oom_killed#symptoms`: the '#' must be encoded
+            self.upstream.call(credential, "GET", f"{self.urls.knowledge}/api/v1/kb/entries/{quote(entry_id, safe='')}"),
             self.upstream.call(credential, "GET", f"{self.urls.knowledge}/api/v1/kb/versions"))
         if not entry.ok:
             return self.page(request, "error.html", status=_status(entry.status) if entry.status else 502,
