@@ -138,9 +138,12 @@ def test_a_users_night(stack, chromium) -> None:
     assert night.locator("[data-testid=task-state]").inner_text() == "completed"
     assert night.locator("[data-testid=causal-chain] li").count() >= 1
     assert night.locator("[data-testid=fix-command]").count() >= 1
-    night.locator("[data-testid=show-output]").first.click()
-    night.locator("[data-testid=step-output]").first.wait_for(timeout=10_000)
+    shot(night, "task-detail")
+    night.locator("#report").scroll_into_view_if_needed()
     shot(night, "task-report")
+    night.locator("[data-testid=show-output]").first.click()  # the redacted output, on demand
+    night.locator("[data-testid=step-output]").first.wait_for(timeout=10_000)
+    assert "db-0" in night.inner_text("[data-testid=step-output]")
 
     # 👍 with a comment, through the worker's feedback API.
     night.fill("#comment", "right on: the claim was pending")

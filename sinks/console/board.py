@@ -123,9 +123,9 @@ def redact_task(task: DiagnosticTask) -> DiagnosticTask:
 def step_view(event: StepEvent, where: tuple[str, int, int] | None) -> StepView:
     s = event.step
     out = s.output
-    summary = ""
+    summary = ""  # what the step found, in a line: the analysis, an error, else why it ran; the output on demand
     if out is not None:
-        summary = out.analysis or out.stderr or out.stdout
+        summary = out.analysis or (out.stderr if out.exit_code else "") or s.reasoning or out.stdout[:160]
     return StepView(
         number=event.step_number, tool=s.tool_id or s.input.command, parameters=redact_obj(s.input.parameters),
         status=s.status.value, started_at=s.started_at, duration_ms=s.duration_ms,
