@@ -34,7 +34,7 @@ OPENAPI_PERMISSION = "history:read"
 OPENAPI_VERSION = "3.1.0"
 
 Auth = Literal["public", "credential", "webhook", "slack_signature"]
-Role = Literal["all", "worker", "webhook", "sink", "knowledge"]
+Role = Literal["all", "worker", "webhook", "sink", "knowledge", "console"]
 """Which process serves a route. `all`: every role (probes, metrics, this document)."""
 
 ROLE_TITLES: dict[str, str] = {
@@ -116,6 +116,9 @@ _DENIED = {401: _error("missing or invalid credential"), 403: _error("the caller
                                    "security event (`error: suspended`, `until`)"),
            429: _error("rate limit of this credential exceeded (see Retry-After)")}
 _JSON_OBJECT = {"type": "object", "additionalProperties": True}
+_HTML = Body("an HTML page", schema=_STR, content_type="text/html")
+_SSE = Body("text/event-stream: upsert/remove/reload events carrying escaped HTML", schema=_STR,
+            content_type="text/event-stream")
 
 CATALOGUE: tuple[Route, ...] = (
     # ---- every role
@@ -232,6 +235,38 @@ CATALOGUE: tuple[Route, ...] = (
                        content_type="application/x-www-form-urlencoded"),
           responses={200: Body("acknowledged", schema=_JSON_OBJECT), 400: _error("not a Slack payload"),
                      401: _error("signature missing, stale or wrong"), 503: _error("could not be recorded")}),
+    # ---- the web console (sinks/console): HTML for browsers, signed in with the API's credentials (a session
+    # cookie); listed so every page's permission is documented and checked like an API route's.
+    Route("GET", "/", "console", "Redirect to /ui/", auth="public", responses={303: Body("to /ui/")}),
+    Route("GET", "/ui/static/{path}", "console", "The console's scripts, styles and their licences", auth="public",
+          params=(Param("path", "path"),), responses={200: Body("the file"), 404: Body("no such file")}),
+    Route("GET", "/ui/login", "console", "Sign-in page", auth="public", responses={200: _HTML}),
+    Route("POST", "/ui/login", "console", "Sign in with an API key or an OIDC token (sets the session cookie)",
+          auth="public", request=Body("form: credential, csrf, next", schema={"type": "object"},
+                                      content_type="application/x-www-form-urlencoded"),
+          responses={303: Body("signed in"), 401: _HTML, 403: _HTML}),
+    *(Route(method, path, "console", summary, permission=permission,
+            params=tuple(Param(n, "path") for n in ("task_id", "number", "entry_id") if "{" + n + "}" in path),
+            responses={200: _SSE if "/live/" in path else _HTML} if method == "GET" else
+            {200: _HTML, 303: Body("back to the page (without JavaScript)")})
+      for method, path, permission, summary in (
+          ("POST", "/ui/logout", "history:read", "Sign out"),
+          ("GET", "/ui/", "history:read", "The first page the person's role may see"),
+          ("GET", "/ui/tasks", "tasks:read", "Tasks: the live list, filtered by state, priority, cluster, namespace, "
+                                              "category"),
+          ("GET", "/ui/tasks/{task_id}", "tasks:read", "A task: steps live, report, stop, feedback"),
+          ("GET", "/ui/tasks/{task_id}/steps/{number}/output", "tasks:read", "A step's redacted output"),
+          ("POST", "/ui/tasks/{task_id}/stop", "tasks:cancel", "Stop a task (asks the worker's cancel API)"),
+          ("POST", "/ui/tasks/{task_id}/feedback", "feedback:write", "👍/👎 with a comment (the feedback API)"),
+          ("GET", "/ui/incidents", "tasks:read", "Cross-cluster incidents, members and clusters"),
+          ("GET", "/ui/audit", "audit:read", "The audit log with filters (the audit-logs API)"),
+          ("GET", "/ui/costs", "costs:read", "Costs and budget (the analytics API)"),
+          ("GET", "/ui/knowledge", "knowledge:read", "Search the knowledge base"),
+          ("GET", "/ui/knowledge/{entry_id}", "knowledge:read", "A knowledge entry: confidence and versions"),
+          ("GET", "/ui/live/tasks", "tasks:read", "Server-sent events: task rows as they change"),
+          ("GET", "/ui/live/tasks/{task_id}", "tasks:read", "Server-sent events: one task's steps and report"),
+          ("GET", "/ui/live/incidents", "tasks:read", "Server-sent events: incidents as they form"),
+      )),
     # ---- knowledge base (agents/knowledge/api.py), served by the process owning the store
     Route("POST", "/api/v1/kb/search", "knowledge", "Search runbooks and learned entries",
           permission="knowledge:read", request=Body("query", model="agents.knowledge.api:SearchRequest"),

@@ -135,6 +135,8 @@ def create_console_app(settings: Settings, board: Board, follower: Follower | No
     ], client_max_size=64 * 1024)
 
     async def static(request: web.Request) -> web.Response:
+        if request.path not in files:
+            raise web.HTTPNotFound()
         body, kind = files[request.path]
         return web.Response(body=body, content_type=kind, headers={"Cache-Control": "public, max-age=3600"})
 
@@ -156,8 +158,7 @@ def create_console_app(settings: Settings, board: Board, follower: Follower | No
         web_app.on_startup.append(hook)
     r = web_app.router
     r.add_get("/", root)
-    for path in files:
-        r.add_get(path, static)
+    r.add_get(STATIC_PREFIX + "{path:.+}", static)  # public: only the files read at start (public_paths)
     r.add_get(LOGIN, console.login_form)
     r.add_post(LOGIN, console.login)
     for method, path, name, permission in ROUTES:

@@ -41,7 +41,7 @@ class Session:
     id: str
     credential: str = field(repr=False)  # never logged, never sent to the browser
     principal: Principal
-    csrf: str
+    csrf: str = field(repr=False)
     created: float
     seen: float
     expires: float  # the session's end: max age, or the OIDC token's own expiry if sooner
