@@ -40,6 +40,7 @@ Role = Literal["all", "worker", "webhook", "sink", "knowledge", "console"]
 ROLE_TITLES: dict[str, str] = {
     "all": "every role", "worker": "`aetherius worker`", "webhook": "`aetherius webhook`",
     "sink": "`aetherius sink`", "knowledge": "`aetherius worker` (the one owning the knowledge base)",
+    "console": "`aetherius console` (pages for people, signed in by a session cookie)",
 }
 
 
