@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 STREAMS = Gauge("aetherius_console_streams", "Live (SSE) connections held by the console", registry=REGISTRY)
 
 Event = tuple[str, dict]  # (event name, data)
+RELOAD_AFTER = 2_000  # changes missed: beyond this a stream tells its page to reload instead of catching up
 Render = Callable[[list[Change]], Awaitable[list[Event]]]
 
 
@@ -65,8 +66,8 @@ class Hub:
             await response.write(b"retry: 2000\n\n")
             while not self._closing.is_set():
                 changes = self.board.changes_since(version)
-                if changes is None:
-                    await response.write(_event("reload", {}, self.board.version))
+                if changes is None or len(changes) > RELOAD_AFTER:  # further back than the log, or so far that a
+                    await response.write(_event("reload", {}, self.board.version))  # fresh page is cheaper
                     break
                 if changes:
                     version = changes[-1].version

@@ -146,6 +146,10 @@ class Console:
                                    content_type="text/html")
         return view
 
+    def since(self, request: web.Request) -> int:
+        """Where a live stream starts: the board version the page was rendered at (its `since`), else now."""
+        return _int(request.query.get("since"), self.board.version, 0, self.board.version)
+
     # ------------------------------------------------------------ sign-in
 
     async def login_form(self, request: web.Request, error: str = "", status: int = 200) -> web.Response:
@@ -237,7 +241,7 @@ class Console:
                     out.append(("remove", {"id": f"task-{task_id}"}))
             return out
 
-        return await self.hub.stream(request, _int(request.query.get("since"), 0, 0, 2**62), render)
+        return await self.hub.stream(request, self.since(request), render)
 
     def detail_context(self, request: web.Request, view: TaskView) -> dict[str, Any]:
         roles = request[PRINCIPAL].roles
@@ -276,7 +280,7 @@ class Console:
                 out.append(("upsert", {"id": "report", "html": self.render("_report.html", **ctx)}))
             return out
 
-        return await self.hub.stream(request, _int(request.query.get("since"), 0, 0, 2**62), render)
+        return await self.hub.stream(request, self.since(request), render)
 
     async def step_output(self, request: web.Request) -> web.Response:
         view = self.view_of(request)
@@ -356,7 +360,7 @@ class Console:
                                                                members=self.board.incident_members(incident_id))}))
             return out
 
-        return await self.hub.stream(request, _int(request.query.get("since"), 0, 0, 2**62), render)
+        return await self.hub.stream(request, self.since(request), render)
 
     # ------------------------------------------------------------ audit, costs, knowledge (other roles' APIs)
 
