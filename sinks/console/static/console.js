@@ -35,11 +35,20 @@
     if (window.htmx) { nodes.forEach(function (n) { if (n.isConnected) { window.htmx.process(n); } }); }
     var empty = document.querySelector("[id^=no-]");
     if (empty && msg.into) { empty.remove(); }
+    counts();
+  }
+
+  function counts() {  // "N shown": the rows the page holds now
+    document.querySelectorAll("[data-row-count]").forEach(function (el) {
+      var rows = document.getElementById(el.getAttribute("data-row-count"));
+      if (rows) { el.textContent = String(rows.children.length); }
+    });
   }
 
   function remove(msg) {
     var el = document.getElementById(msg.id);
     if (el) { el.remove(); }
+    counts();
   }
 
   function status(text, state) {
