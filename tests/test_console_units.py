@@ -251,3 +251,46 @@ def test_the_console_imports_no_other_stage() -> None:
             for name in names:
                 assert not name.startswith("streams"), f"{path.name} imports {name}"
                 assert not name.startswith("agents") or name in allowed_agents, f"{path.name} imports {name}"
+
+
+def test_oidc_token_sign_in_lasts_no_longer_than_the_token(tmp_path: Path) -> None:
+    import time as _time
+
+    from tests.test_auth import KEY_A, jwk_of, mint, oidc_security
+
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [jwk_of(KEY_A, "a")]}))
+    s = Settings(security=oidc_security(jwks).model_dump(), console={"cookie_secure": False})
+    exp = int(_time.time()) + 120
+
+    async def check(client: TestClient):  # noqa: ANN202
+        page = await (await client.get("/ui/login")).text()
+        token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        origin = str(client.make_url("")).rstrip("/")
+        r = await client.post("/ui/login", data={"csrf": token, "credential": mint(KEY_A, "a", exp=exp,
+                                                                                     roles=["ops-team"])},
+                              headers={"Origin": origin}, allow_redirects=False)
+        assert r.status == 303 and r.headers["Location"] == "/ui/tasks"
+        assert (await client.get("/ui/tasks")).status == 200
+        page = await (await client.get("/ui/login")).text()  # the sign-in token is used up by a sign-in
+        token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        viewer = await client.post("/ui/login", data={"csrf": token, "credential": mint(KEY_A, "a", roles=["viewer"])},
+                                   headers={"Origin": origin}, allow_redirects=False)
+        return app_sessions[0], viewer.status
+
+    app_sessions = []
+
+    async def go():  # noqa: ANN202
+        async def audit(_e) -> None:  # noqa: ANN001
+            return None
+
+        app, console = create_console_app(s, Board(), None, audit)
+        app_sessions.append(console.sessions)
+        async with TestClient(TestServer(app)) as client:
+            return await check(client)
+
+    store, viewer = asyncio.run(go())
+    session = next(iter(store._sessions.values()))
+    assert session.principal.method == "oidc" and session.principal.role == "sre"
+    assert abs(session.expires - exp) < 1  # the token's exp, not the 8-hour default
+    assert viewer == 401  # a token with no Aetherius role signs nobody in

@@ -34,7 +34,7 @@ from agents.redaction import redact_text  # the one redaction (moving to shared 
 from sinks.console.board import Board, Change, TaskFilter, TaskView
 from sinks.console.follower import Follower
 from sinks.console.live import Event, Hub
-from sinks.console.sessions import (CSRF_FIELD, LOGIN_COOKIE, SESSION, Session, SessionAuthenticator, SessionStore,
+from sinks.console.sessions import (COOKIE, CSRF_FIELD, LOGIN_COOKIE, SESSION, Session, SessionAuthenticator, SessionStore,
                                     clear_session_cookie, same_origin, set_session_cookie)
 from sinks.console.upstream import Upstream
 
@@ -178,6 +178,7 @@ class Console:
             await self._audit(request, "console.signin", "rejected", active, principal, started)
             return await self.login_form(request, f"You are {active}.", status=403)
         credential = form.get("credential", "").strip()
+        self.sessions.drop(request.cookies.get(COOKIE))  # a sign-in never continues an earlier session (fixation)
         session = self.sessions.create(credential, principal, token_expiry=_jwt_expiry(credential))
         await self._audit(request, "console.signin", "ok", "", principal, started)
         response = web.HTTPSeeOther(safe_next(form.get("next")) or landing(principal))
