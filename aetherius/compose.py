@@ -238,3 +238,38 @@ def run_sink(settings: Settings) -> int:
     add_openapi_route(web_app)
     attach_http_server(app, web_app, settings.analytics.api_host, settings.analytics.api_port, settings.security.tls)
     return run_faust(app, settings)
+
+
+def run_console(settings: Settings) -> int:
+    """The console role: the web UI for people (sinks/console). It follows the task, step, report and incident
+    topics for its live view and asks the worker and the sink with each signed-in person's own credential."""
+    import asyncio
+
+    from aiohttp import web
+
+    from aetherius.http.suspensions import follow_suspensions
+    from aetherius.http.tls import ssl_context_from
+    from aetherius.logging import setup_logging
+    from sinks.console.app import create_console_app
+    from sinks.console.audit import KafkaAudit
+    from sinks.console.board import Board
+    from sinks.console.follower import Follower
+
+    setup_logging(settings.log_level)
+    k = settings.kafka
+    board = Board(max_tasks=settings.console.max_tasks)
+    audit = KafkaAudit(k.bootstrap, k.topic_prefix)
+    web_app, _ = create_console_app(settings, board, Follower(board, k.bootstrap, k.topic_prefix), audit)
+
+    async def producer(_app: web.Application):  # noqa: ANN202 - aiohttp cleanup context
+        await audit.start()
+        yield
+        await audit.stop()
+
+    web_app.cleanup_ctx.insert(0, producer)
+    follow_suspensions(web_app, k.bootstrap, k.topic_prefix)
+    c = settings.console
+    log.info("console on %s://%s:%s/ui/", "https" if settings.security.tls.enabled else "http", c.host, c.port)
+    web.run_app(web_app, host=c.host, port=c.port, ssl_context=ssl_context_from(settings.security.tls),
+                access_log=None, shutdown_timeout=5, print=None, loop=asyncio.new_event_loop())
+    return 0

@@ -142,8 +142,9 @@ class Demo:
         logs = self.work_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         cli = [sys.executable, "-m", "aetherius.cli"]
+        self.env["AETHERIUS_CONSOLE__COOKIE_SECURE"] = "false"  # the console is plain HTTP on 127.0.0.1 here
         for name, port_var in (("worker", "AETHERIUS_WORKER__PORT"), ("sink", "AETHERIUS_ANALYTICS__API_PORT"),
-                               ("webhook", "AETHERIUS_WEBHOOK__PORT")):
+                               ("webhook", "AETHERIUS_WEBHOOK__PORT"), ("console", "AETHERIUS_CONSOLE__PORT")):
             port = free_port()
             self.env[port_var] = str(port)
             self.roles[name] = Role(name, cli + [name], port, logs / f"{name}.log")
@@ -236,7 +237,8 @@ class Demo:
         from aetherius.context import StackContext
 
         return StackContext(
-            name="demo", pid=os.getpid(), apis={r: self.url(r) for r in self.roles}, api_key=self.api_key,
+            name="demo", pid=os.getpid(), apis={r: self.url(r) for r in self.roles if r != "console"},
+            api_key=self.api_key, console=f"{self.url('console')}/ui/" if "console" in self.roles else "",
             webhook_token=self.webhook_token, kafka_bootstrap=self.env["AETHERIUS_KAFKA__BOOTSTRAP"],
             topic_prefix=self.env["AETHERIUS_KAFKA__TOPIC_PREFIX"],
             data_dirs={"work": str(self.work_dir), "knowledge": str(self.work_dir / "knowledge"),
@@ -368,9 +370,9 @@ def print_try_next(demo: Demo, tasks: list[dict[str, Any]], context_path: Path |
              f"{where}):", ""]
     for command, what in try_next(demo, tasks, context_path):
         lines += [f"  # {what}", f"  {command}"]
-    lines += ["", f"Web console: coming (not built yet). Until then: Task API {demo.url('worker')}/api/v1/tasks, "
-              f"analytics {demo.url('sink')}/api/v1/stats, bridge {demo.url('webhook')}/api/v1/webhook/alertmanager "
-              "(API key and bridge token are in the context file)."]
+    lines += ["", f"Web console: {demo.url('console')}/ui/ - sign in with the demo's admin API key "
+              f"(`{program()} context --show-key` prints it; it is also in the context file). Tasks and their steps "
+              "live, reports, feedback, stop, incidents, audit log, costs, knowledge."]
     if once:
         lines.append("(--once: the demo stops now, so these commands need `make demo` or `aetherius demo` running.)")
     else:
@@ -425,7 +427,8 @@ def run_demo(once: bool, work_dir: Path | None = None, out=None) -> int:  # noqa
                 progress(f"Kafka ready at {bootstrap} (data in {demo.kafka.work_dir}, removed when the demo stops)")
             demo.configure(bootstrap)
             stack.callback(demo.stop)
-            progress("starting the roles: worker (pipeline + step loop), sink (reports + ClickHouse), webhook bridge")
+            progress("starting the roles: worker (pipeline + step loop), sink (reports + ClickHouse), webhook bridge, "
+                     "web console")
             demo.start_roles()
             context_path = write_context(demo.context())
             stack.callback(remove_context, os.getpid(), context_path)

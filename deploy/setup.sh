@@ -51,6 +51,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   if [ "$TEST" = 1 ]; then
     command -v promtool >/dev/null 2>&1 || need+=(prometheus)
     command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+    command -v chromium >/dev/null 2>&1 || need+=(chromium)  # the console's browser tests (Playwright drives it)
   fi
   if [ ${#need[@]} -gt 0 ]; then
     step "installing Debian packages: ${need[*]}"

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from schemas.analytics_settings import AnalyticsSettings
+from schemas.console_settings import ConsoleSettings
 from schemas.gateway_settings import GatewaySettings
 from schemas.knowledge_settings import KnowledgeSettings
 from schemas.security_settings import SecuritySettings, VaultSettings
@@ -204,6 +205,7 @@ class Settings(BaseSettings):
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     sinks: SinksSettings = Field(default_factory=SinksSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     clusters_file: Path | None = None
     # How to read each cluster, by cluster id. AETHERIUS_CLUSTERS='{"prod": {"dump": "/dumps/prod"}}'
     clusters: dict[str, ClusterSource] = Field(default_factory=dict)

@@ -74,7 +74,7 @@ def _call(astore, path: str, key: str | None = KEY) -> tuple[int, dict]:
 
 
 def test_costs_grouped_with_totals(seeded) -> None:
-    for group_by in ("day", "cluster", "task", "model", "priority"):
+    for group_by in ("day", "cluster", "task", "model", "priority", "category"):
         status, body = _call(seeded, f"/api/v1/costs?group_by={group_by}&from=2026-11-16T00:00:00Z")
         assert status == 200, body
         assert body["rows"] and {"key", "prompt_tokens", "completion_tokens", "tokens", "cost_usd", "calls"} <= set(body["rows"][0])

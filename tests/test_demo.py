@@ -61,7 +61,7 @@ def test_demo_once_prints_reports_and_stats(kafka_bootstrap, tmp_path):
     assert re.search(r"completed\s+6", out), out.split("Stats: task status")[1][:300]
     assert "done: 6 reports" in err
     assert "\033[" not in err and "\033[" not in out  # not a terminal: plain text, no escape codes
-    assert "Try next" in out and "coming" in out  # the console: said to be coming
+    assert "Try next" in out and re.search(r"Web console: http://127\.0\.0\.1:\d+/ui/", out)  # where it is
     assert not (tmp_path / "context.json").exists()  # --once removes its context on the way out
 
     # The history: every member's row carries the incident id (the sink has stopped; the store is free).
@@ -132,7 +132,11 @@ def test_readme_quickstart_and_try_next_work_against_a_running_demo_then_sigterm
         printed = out_path.read_text()
         ctx = json.loads(context.read_text())
         assert context.stat().st_mode & 0o777 == 0o600  # it holds a key
-        assert ctx["pid"] == demo.pid and set(ctx["processes"]) == {"worker", "sink", "webhook", "kafka"}
+        assert ctx["pid"] == demo.pid and set(ctx["processes"]) == {"worker", "sink", "webhook", "console", "kafka"}
+        assert ctx["console"].endswith("/ui/")
+        from tests.consolestack import http
+
+        assert http("GET", ctx["console"].replace("/ui/", "/health/ready"))[0] == 200
 
         cli_env = {k: v for k, v in env.items() if k != "AETHERIUS_API_KEY"}
         results: dict[str, subprocess.CompletedProcess] = {}

@@ -50,7 +50,8 @@ def role_port(name: str) -> int | None:
     watch_env = yaml.safe_load(COMPOSE.read_text())["services"]["watch"]["environment"]
     return {"webhook": settings["webhook"]["port"], "worker": settings["worker"]["port"],
             "watch": int(watch_env["AETHERIUS_WATCH__PORT"]), "sink": settings["analytics"]["api_port"],
-            "gateway": 8765}.get(name)
+            "gateway": 8765, "console": int(yaml.safe_load(COMPOSE.read_text())["services"]["console"]["environment"]
+                                            ["AETHERIUS_CONSOLE__PORT"])}.get(name)
 
 
 def service_settings(compose: dict[str, Any], name: str, monkeypatch: pytest.MonkeyPatch,
@@ -75,7 +76,7 @@ def service_settings(compose: dict[str, Any], name: str, monkeypatch: pytest.Mon
 
 def test_every_aetherius_role_is_a_service_of_the_one_image(compose: dict[str, Any]) -> None:
     services = aetherius_services(compose)
-    assert set(services) == {"webhook", "worker", "watch", "sink", "gateway"}
+    assert set(services) == {"webhook", "worker", "watch", "sink", "gateway", "console"}
     assert {s["image"] for s in services.values()} == {"aetherius:dev"}
     assert {s["build"]["context"] for s in services.values()} == {"."}
     assert {"kafka", "clickhouse", "qdrant", "openbao", "grafana", "prometheus", "alertmanager"} <= set(compose["services"])
@@ -131,7 +132,7 @@ def test_healthchecks_probe_the_port_each_role_listens_on(compose: dict[str, Any
     for name, service in aetherius_services(compose).items():
         port = role_port(name)
         check = " ".join(service["healthcheck"]["test"])
-        if name in ("webhook", "worker", "watch", "sink"):
+        if name in ("webhook", "worker", "watch", "sink", "console"):
             assert f"http://127.0.0.1:{port}/health/ready" in check, name
             assert service["environment"]["AETHERIUS_HEALTH_URL"] == f"http://127.0.0.1:{port}/health/ready", name
         elif port is not None:

@@ -54,8 +54,8 @@ ALLOWED_RESOURCES = {
     ("metrics.k8s.io", "pods"), ("metrics.k8s.io", "nodes"),
 }
 READ_VERBS = {"get", "list", "watch"}
-HTTP_ROLES = {"webhook", "worker", "watch", "sink"}  # the roles that serve /health/live, /health/ready and /metrics
-ROLE_PORTS = {"webhook": 8080, "worker": 6066, "watch": 8082, "sink": 8081, "gateway": 8765}
+HTTP_ROLES = {"webhook", "worker", "watch", "sink", "console"}  # the roles that serve /health/live, /health/ready and /metrics
+ROLE_PORTS = {"webhook": 8080, "worker": 6066, "watch": 8082, "sink": 8081, "gateway": 8765, "console": 8090}
 
 
 def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -113,7 +113,7 @@ def test_helm_lint_strict(values: str) -> None:
 def test_every_role_rendered_when_enabled() -> None:
     default = {role_of(d) for d in of_kind(list(_render(None)), "Deployment")}
     everything = {role_of(d) for d in of_kind(list(_render(str(ALL_VALUES))), "Deployment")}
-    assert default == {"webhook", "worker", "watch", "sink"}  # the gateway is opt-in (it needs a token)
+    assert default == {"webhook", "worker", "watch", "sink", "console"}  # the gateway is opt-in (it needs a token)
     assert everything == default | {"gateway"}
     kinds = {d["kind"] for d in _render(str(ALL_VALUES))}
     assert {"ConfigMap", "Secret", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "NetworkPolicy",
@@ -347,7 +347,7 @@ def test_rendered_settings_load_in_every_pod(manifests: list[dict[str, Any]], tm
         settings = _pod_settings(deployment, manifests, tmp_path / role, monkeypatch)
         if role in HTTP_ROLES:
             port = {"webhook": settings.webhook.port, "worker": settings.worker.port, "watch": settings.watch.port,
-                    "sink": settings.analytics.api_port}[role]
+                    "sink": settings.analytics.api_port, "console": settings.console.port}[role]
             assert {"name": "http", "containerPort": port, "protocol": "TCP"} in container(deployment)["ports"]
         if role == "watch":  # off loopback, or the kubelet's probes could not reach it
             assert settings.watch.host == "0.0.0.0"
@@ -589,3 +589,17 @@ def test_inconsistent_values_fail_with_a_clear_message(sets: list[str], message:
     result = helm(*args, check=False)
     assert result.returncode != 0, f"rendered despite {sets}"
     assert message in result.stderr
+
+
+def test_the_console_asks_the_worker_and_sink_services_and_is_reachable_only_as_configured() -> None:
+    docs = list(_render(None))
+    config = next(d for d in of_kind(docs, "ConfigMap") if "config.yaml" in d["data"])
+    console = yaml.safe_load(config["data"]["config.yaml"])["console"]
+    assert console == {"host": "0.0.0.0", "port": 8090, "cookie_secure": True,
+                       "worker_url": "http://rel-aetherius-worker:6066",
+                       "knowledge_url": "http://rel-aetherius-worker:6066", "sink_url": "http://rel-aetherius-sink:8081"}
+    deployment = next(d for d in of_kind(docs, "Deployment") if role_of(d) == "console")
+    spec = deployment["spec"]["template"]["spec"]
+    assert spec["automountServiceAccountToken"] is False  # it never reads the cluster
+    assert {e["name"] for e in container(deployment)["env"]} >= {"AETHERIUS_SECURITY__API_KEYS"}
+    assert "AETHERIUS_VAULT__TOKEN" not in {e["name"] for e in container(deployment)["env"]}

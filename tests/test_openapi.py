@@ -130,7 +130,7 @@ PARTS: dict[str, set[tuple[str, str]] | None] = {
     "webhook": None,  # the whole role
     "knowledge": {r.key for r in CATALOGUE if r.path.startswith("/api/v1/kb/")},
     "analytics": {("GET", "/api/v1/costs"), ("GET", "/api/v1/budget"), ("GET", "/api/v1/history"),
-                  ("GET", "/api/v1/stats")},
+                  ("GET", "/api/v1/stats"), ("GET", "/api/v1/audit-logs")},
     "feedback": {("POST", "/api/v1/feedback"), ("POST", "/api/v1/slack/interactivity")},
 }
 

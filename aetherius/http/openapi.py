@@ -34,12 +34,13 @@ OPENAPI_PERMISSION = "history:read"
 OPENAPI_VERSION = "3.1.0"
 
 Auth = Literal["public", "credential", "webhook", "slack_signature"]
-Role = Literal["all", "worker", "webhook", "sink", "knowledge"]
+Role = Literal["all", "worker", "webhook", "sink", "knowledge", "console"]
 """Which process serves a route. `all`: every role (probes, metrics, this document)."""
 
 ROLE_TITLES: dict[str, str] = {
     "all": "every role", "worker": "`aetherius worker`", "webhook": "`aetherius webhook`",
     "sink": "`aetherius sink`", "knowledge": "`aetherius worker` (the one owning the knowledge base)",
+    "console": "`aetherius console` (pages for people, signed in by a session cookie)",
 }
 
 
@@ -116,6 +117,9 @@ _DENIED = {401: _error("missing or invalid credential"), 403: _error("the caller
                                    "security event (`error: suspended`, `until`)"),
            429: _error("rate limit of this credential exceeded (see Retry-After)")}
 _JSON_OBJECT = {"type": "object", "additionalProperties": True}
+_HTML = Body("an HTML page", schema=_STR, content_type="text/html")
+_SSE = Body("text/event-stream: upsert/remove/reload events carrying escaped HTML", schema=_STR,
+            content_type="text/event-stream")
 
 CATALOGUE: tuple[Route, ...] = (
     # ---- every role
@@ -177,7 +181,9 @@ CATALOGUE: tuple[Route, ...] = (
                      503: _error("Kafka unavailable; retry")}),
     # ---- sink: analytics API (sinks/clickhouse/api.py); feedback is served by the worker owning the KB
     Route("GET", "/api/v1/costs", "sink", "LLM cost report over a window", permission="costs:read",
-          params=(*_TIME, Param("group_by", description="day, cluster, model, ... (default day)")),
+          params=(*_TIME, Param("group_by", schema={"enum": ["day", "cluster", "task", "model", "priority",
+                                                           "category"], "default": "day"},
+                                description="category: the root cause of each call's task (from its report)")),
           responses={200: Body("cost report", schema=_JSON_OBJECT), 400: _error("bad parameter (named)"),
                      503: _error("store unavailable")}),
     Route("GET", "/api/v1/budget", "sink", "Daily and monthly budget use", permission="costs:read",
@@ -196,6 +202,27 @@ CATALOGUE: tuple[Route, ...] = (
                   Param("top", schema={"type": "integer", "minimum": 1, "maximum": 100, "default": 10})),
           responses={200: Body("statistics", schema=_JSON_OBJECT), 400: _error("bad parameter (named)"),
                      503: _error("store unavailable")}),
+    Route("GET", "/api/v1/audit-logs", "sink", "Audit log: who did what, newest first (SRS §10)",
+          permission="audit:read",
+          description="Every AuditEvent stored in ClickHouse (API requests, tool calls, security events, sign-ins, "
+                      "knowledge changes...), keyset-paged: pass `next_cursor` back as `cursor` for the next page "
+                      "(null on the last). The same SQL runs on embedded chdb and on a ClickHouse server.",
+          params=(Param("start", schema={"type": "string", "format": "date-time"},
+                        description="window start, RFC 3339 with offset (2026-11-20T08:00:00Z) or a date "
+                                    "(2026-11-20, that day's start); default: 24 hours before `end`"),
+                  Param("end", schema={"type": "string", "format": "date-time"},
+                        description="window end (exclusive), RFC 3339, or a date (that day included); default now"),
+                  Param("actor", description="exactly this actor (API key name, OIDC subject, component)"),
+                  Param("action", description="exactly this action, or a prefix ending in * (`security.*`)"),
+                  Param("cluster", description="cluster id"),
+                  Param("result", schema={"enum": ["allowed", "rejected", "error", "ok"]}),
+                  Param("limit", schema={"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
+                  Param("cursor", description="opaque: the `next_cursor` of the previous page")),
+          responses={200: Body("one page", schema=_obj(
+              **{"from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"}},
+              limit={"type": "integer"}, items={"type": "array", "items": _JSON_OBJECT},
+              next_cursor={"type": ["string", "null"]})),
+              400: _error("a bad parameter; `param` names it"), 503: _error("store unavailable")}),
     Route("POST", "/api/v1/feedback", "knowledge", "Feedback on a diagnosis (one vote per task and user)",
           permission="feedback:write",
           request=Body("rating 1-5 or up/down, comment, corrections",
@@ -209,6 +236,38 @@ CATALOGUE: tuple[Route, ...] = (
                        content_type="application/x-www-form-urlencoded"),
           responses={200: Body("acknowledged", schema=_JSON_OBJECT), 400: _error("not a Slack payload"),
                      401: _error("signature missing, stale or wrong"), 503: _error("could not be recorded")}),
+    # ---- the web console (sinks/console): HTML for browsers, signed in with the API's credentials (a session
+    # cookie); listed so every page's permission is documented and checked like an API route's.
+    Route("GET", "/", "console", "Redirect to /ui/", auth="public", responses={303: Body("to /ui/")}),
+    Route("GET", "/ui/static/{path}", "console", "The console's scripts, styles and their licences", auth="public",
+          params=(Param("path", "path"),), responses={200: Body("the file"), 404: Body("no such file")}),
+    Route("GET", "/ui/login", "console", "Sign-in page", auth="public", responses={200: _HTML}),
+    Route("POST", "/ui/login", "console", "Sign in with an API key or an OIDC token (sets the session cookie)",
+          auth="public", request=Body("form: credential, csrf, next", schema={"type": "object"},
+                                      content_type="application/x-www-form-urlencoded"),
+          responses={303: Body("signed in"), 401: _HTML, 403: _HTML}),
+    *(Route(method, path, "console", summary, permission=permission,
+            params=tuple(Param(n, "path") for n in ("task_id", "number", "entry_id") if "{" + n + "}" in path),
+            responses={200: _SSE if "/live/" in path else _HTML} if method == "GET" else
+            {200: _HTML, 303: Body("back to the page (without JavaScript)")})
+      for method, path, permission, summary in (
+          ("POST", "/ui/logout", "history:read", "Sign out"),
+          ("GET", "/ui/", "history:read", "The first page the person's role may see"),
+          ("GET", "/ui/tasks", "tasks:read", "Tasks: the live list, filtered by state, priority, cluster, namespace, "
+                                              "category"),
+          ("GET", "/ui/tasks/{task_id}", "tasks:read", "A task: steps live, report, stop, feedback"),
+          ("GET", "/ui/tasks/{task_id}/steps/{number}/output", "tasks:read", "A step's redacted output"),
+          ("POST", "/ui/tasks/{task_id}/stop", "tasks:cancel", "Stop a task (asks the worker's cancel API)"),
+          ("POST", "/ui/tasks/{task_id}/feedback", "feedback:write", "👍/👎 with a comment (the feedback API)"),
+          ("GET", "/ui/incidents", "tasks:read", "Cross-cluster incidents, members and clusters"),
+          ("GET", "/ui/audit", "audit:read", "The audit log with filters (the audit-logs API)"),
+          ("GET", "/ui/costs", "costs:read", "Costs and budget (the analytics API)"),
+          ("GET", "/ui/knowledge", "knowledge:read", "Search the knowledge base"),
+          ("GET", "/ui/knowledge/{entry_id}", "knowledge:read", "A knowledge entry: confidence and versions"),
+          ("GET", "/ui/live/tasks", "tasks:read", "Server-sent events: task rows as they change"),
+          ("GET", "/ui/live/tasks/{task_id}", "tasks:read", "Server-sent events: one task's steps and report"),
+          ("GET", "/ui/live/incidents", "tasks:read", "Server-sent events: incidents as they form"),
+      )),
     # ---- knowledge base (agents/knowledge/api.py), served by the process owning the store
     Route("POST", "/api/v1/kb/search", "knowledge", "Search runbooks and learned entries",
           permission="knowledge:read", request=Body("query", model="agents.knowledge.api:SearchRequest"),

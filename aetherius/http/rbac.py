@@ -14,8 +14,9 @@ from aiohttp import web
 
 ROLES: tuple[str, ...] = ("sre", "developer", "admin", "auditor", "alertmanager")
 
-# permission -> roles allowed. Admins are deliberately NOT given audit:read: the people who change tools,
-# clusters and knowledge are the ones an auditor reviews (separation of duties, SRS §2.3.1 "安全审计员").
+# permission -> roles allowed. audit:read: the auditor's (SRS §2.3.1 "安全审计员") and the admin's, who the SRS
+# has query the audit log too (§10 "SQL查询 (管理员)"; issue 17). Admins read it; they cannot change or delete it:
+# no route writes the audit table, and the auditor reviews the admins' own actions there.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "alerts:ingest": frozenset({"alertmanager", "sre", "admin"}),
     "tasks:read": frozenset({"sre", "developer", "admin"}),
@@ -29,7 +30,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "clusters:admin": frozenset({"admin"}),
     "costs:read": frozenset({"sre", "admin", "auditor"}),
     "history:read": frozenset({"sre", "developer", "admin", "auditor"}),
-    "audit:read": frozenset({"auditor"}),
+    "audit:read": frozenset({"auditor", "admin"}),
     # SRS §5.8.5 suspensions: auditors see who was suspended and why; only admins lift one early.
     "suspensions:read": frozenset({"admin", "auditor"}),
     "suspensions:admin": frozenset({"admin"}),

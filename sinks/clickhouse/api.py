@@ -1,4 +1,5 @@
-"""HTTP routes of the analytics API (FR-12 costs/budget, FR-18 history/stats), mounted by the sink role.
+"""HTTP routes of the analytics API (FR-12 costs/budget, FR-18 history/stats, SRS §10 audit logs), mounted by the
+sink role.
 
 In the embedded default the sink process owns the chdb data dir, so these routes are how every other process
 (the CLI, a dashboard, an operator) reads it. Authentication is the lead's middleware on the same app.
@@ -61,8 +62,12 @@ def add_routes(app: web.Application, store: AsyncStore | Store, settings: Any,
     async def stats(request: web.Request) -> web.Response:
         return await answer("stats", request, lambda qs, now: (params.parse_stats(qs, now),), service.stats_report)
 
+    async def audit_logs(request: web.Request) -> web.Response:
+        return await answer("audit", request, lambda qs, now: (params.parse_audit(qs, now),), service.audit_report)
+
     # The permission marks are what the auth middleware enforces (deny by default without one).
     app.router.add_get("/api/v1/costs", require("costs:read")(costs))
     app.router.add_get("/api/v1/budget", require("costs:read")(budget))
     app.router.add_get("/api/v1/history", require("history:read")(history))
     app.router.add_get("/api/v1/stats", require("history:read")(stats))
+    app.router.add_get("/api/v1/audit-logs", require("audit:read")(audit_logs))

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Mapping
 
 from schemas.result import ProblemCategory
 from schemas.task import TaskStatus
-from sinks.clickhouse.queries import GROUP_KEYS, HistoryFilter, StatsFilter, Window
+from sinks.clickhouse.queries import GROUP_KEYS, AuditCursor, AuditFilter, HistoryFilter, StatsFilter, Window
 
 MAX_LIMIT = 500
 MAX_WINDOW = timedelta(days=3 * 366)
@@ -96,3 +100,71 @@ def parse_stats(q: Mapping[str, str], now: datetime) -> StatsFilter:
 
 def parse_budget(q: Mapping[str, str]) -> None:
     _no_unknown(q, set())
+
+
+# --------------------------------------------------------------------------------------------- audit logs
+
+AUDIT_RESULTS = ("allowed", "rejected", "error", "ok")
+AUDIT_LIMIT_MAX = 1000
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2}))?$")
+
+
+def parse_rfc3339(param: str, text: str, *, end: bool = False) -> datetime:
+    """An RFC 3339 date-time with its offset (`2026-11-20T08:00:00Z`, `...+01:00`), or a full-date
+    (`2026-11-20`: that day's start; as an `end`, the day is included, so the window ends at the next midnight).
+    A time without an offset is refused: it would be read in an unknown zone."""
+    text = text.strip()
+    if not _RFC3339.match(text):
+        raise ParamError(param, f"not an RFC 3339 time: {text[:60]!r} (e.g. 2026-11-20T08:00:00Z or 2026-11-20)")
+    try:
+        if len(text) == 10:
+            day = datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+            return day + timedelta(days=1) if end else day
+        value = datetime.fromisoformat(re.sub(r"[Zz]$", "+00:00", text[:10] + "T" + text[11:]))
+    except ValueError:
+        raise ParamError(param, f"not a valid date or time: {text[:60]!r}") from None
+    return value.astimezone(timezone.utc)
+
+
+def encode_cursor(cursor: AuditCursor) -> str:
+    """Opaque to callers: where the next page starts (the last row's time and id), base64url JSON."""
+    raw = json.dumps({"at": cursor.at.isoformat(), "id": cursor.id}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(text: str) -> AuditCursor:
+    bad = ParamError("cursor", "not a cursor this API returned (pass next_cursor unchanged)")
+    if len(text) > 1024:
+        raise bad
+    try:
+        body = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        at = datetime.fromisoformat(body["at"])
+        ident = body["id"]
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise bad from None
+    if not isinstance(ident, str) or at.tzinfo is None or len(ident) > 256:
+        raise bad
+    return AuditCursor(at=at.astimezone(timezone.utc), id=ident)
+
+
+def parse_audit(q: Mapping[str, str], now: datetime) -> AuditFilter:
+    """GET /api/v1/audit-logs: start/end (RFC 3339; default the last 24 hours), actor, action (`security.*`
+    matches a prefix), cluster, result, limit, cursor. Every refusal names its parameter."""
+    _no_unknown(q, {"start", "end", "actor", "action", "cluster", "result", "limit", "cursor"})
+    end = parse_rfc3339("end", q["end"], end=True) if q.get("end") else now
+    start = parse_rfc3339("start", q["start"]) if q.get("start") else end - timedelta(days=1)
+    if start >= end:
+        raise ParamError("start", "must be before 'end'")
+    if end - start > MAX_WINDOW:
+        raise ParamError("start", "the window may span at most 3 years")
+    action = _text(q, "action")
+    prefix = action is not None and action.endswith("*")
+    if action is not None and "*" in action[:-1]:
+        raise ParamError("action", "'*' may only end the action (a prefix, e.g. security.*)")
+    return AuditFilter(
+        window=Window(start, end), actor=_text(q, "actor"),
+        action=action[:-1] if prefix else action, action_prefix=prefix,  # type: ignore[index]
+        cluster=_text(q, "cluster"), result=_text(q, "result", set(AUDIT_RESULTS)),
+        limit=parse_int(q, "limit", 100, 1, AUDIT_LIMIT_MAX),
+        cursor=decode_cursor(q["cursor"]) if q.get("cursor") else None,
+    )

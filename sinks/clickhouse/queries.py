@@ -11,11 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
-GroupBy = Literal["day", "cluster", "task", "model", "priority"]
+GroupBy = Literal["day", "cluster", "task", "model", "priority", "category"]
 GROUP_KEYS: dict[str, str] = {
     "day": "toString(toDate(at))", "cluster": "cluster_id", "task": "task_id", "model": "model",
     "priority": "priority",
+    # the root-cause category of the task's report ("" until its report is stored: said as "no report yet")
+    "category": "if(r_category = '', 'no report yet', r_category)",
 }
+# A cost row knows its task, not the task's root cause: that comes from the report (one per task).
+_COSTS_WITH_CATEGORY = ("costs FINAL LEFT JOIN (SELECT task_id AS r_task, category AS r_category FROM reports FINAL) "
+                        "AS r ON r.r_task = costs.task_id")
 DT = "DateTime64(3, 'UTC')"
 TERMINAL = ("completed", "failed", "timeout", "cancelled")
 
@@ -48,7 +53,8 @@ def costs_by(window: Window, group_by: GroupBy, limit: int = 1000) -> Query:
     key = GROUP_KEYS[group_by]
     order = "key" if group_by == "day" else "cost_usd DESC, key"
     sql = (f"SELECT {key} AS key, sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens, "
-           f"sum(cost_usd) AS cost_usd, count() AS calls FROM costs FINAL WHERE {_between('at')} "
+           f"sum(cost_usd) AS cost_usd, count() AS calls "
+           f"FROM {_COSTS_WITH_CATEGORY if group_by == 'category' else 'costs FINAL'} WHERE {_between('at')} "
            f"GROUP BY key ORDER BY {order} LIMIT {{limit:UInt32}}")
     return sql, {**window.params(), "limit": limit}
 
@@ -194,6 +200,53 @@ def stats_top_alertnames(f: StatsFilter) -> Query:
            f"WHERE {_between('created_at')}{_cluster(f, params)} GROUP BY alertname ORDER BY tasks DESC, alertname "
            "LIMIT {top:UInt32}")
     return sql, params
+
+
+# --------------------------------------------------------------------------------------------- audit logs
+
+@dataclass(frozen=True)
+class AuditCursor:
+    """Where a page of audit rows ends: newest first, so the next page holds rows before (at, id)."""
+
+    at: datetime
+    id: str
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    window: Window
+    actor: str | None = None
+    action: str | None = None
+    action_prefix: bool = False  # `action` ends in "*": every action starting with the rest
+    cluster: str | None = None
+    result: str | None = None
+    limit: int = 100
+    cursor: AuditCursor | None = None
+
+
+AUDIT_COLUMNS = ("id", "at", "actor", "role", "action", "resource", "cluster_id", "result", "reason", "duration_ms",
+                 "source_ip", "details")
+
+
+def audit_logs(f: AuditFilter) -> Query:
+    """One page of audit rows, newest first, keyset-paged on (at, id): a page never shifts when rows arrive.
+    Asks for limit + 1 rows; the caller cuts the extra one and makes it the cursor's reason to exist."""
+    where = [_between("at")]
+    params: dict[str, Any] = f.window.params()
+    for name, column in (("actor", "actor"), ("cluster", "cluster_id"), ("result", "result")):
+        value = getattr(f, name)
+        if value is not None:
+            where.append(f"{column} = {{{name}:String}}")
+            params[name] = value
+    if f.action is not None:
+        where.append("startsWith(action, {action:String})" if f.action_prefix else "action = {action:String}")
+        params["action"] = f.action
+    if f.cursor is not None:
+        where.append(f"(at, id) < ({{c_at:{DT}}}, {{c_id:String}})")
+        params.update(c_at=naive_utc(f.cursor.at), c_id=f.cursor.id)
+    sql = (f"SELECT {', '.join(AUDIT_COLUMNS)} FROM audit FINAL WHERE {' AND '.join(where)} "
+           "ORDER BY at DESC, id DESC LIMIT {limit:UInt32}")
+    return sql, {**params, "limit": f.limit + 1}
 
 
 # --------------------------------------------------------------------------------------------- budget

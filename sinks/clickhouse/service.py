@@ -5,6 +5,7 @@ Shared by the HTTP API (run on the store's thread) and the CLI's direct mode, so
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime, timezone
 from typing import Any
@@ -83,3 +84,23 @@ def stats_report(store: Store, f: q.StatsFilter) -> dict[str, Any]:
         "feedback": _one(store, q.stats_feedback(f)),
         "top_alertnames": store.query(*q.stats_top_alertnames(f)),
     })
+
+
+def audit_report(store: Store, f: q.AuditFilter) -> dict[str, Any]:
+    """A page of the audit log; `next_cursor` (opaque) is null on the last page."""
+    from sinks.clickhouse.params import encode_cursor
+
+    rows = store.query(*q.audit_logs(f))
+    more = len(rows) > f.limit
+    rows = rows[:f.limit]
+    for row in rows:
+        try:
+            row["details"] = json.loads(row["details"]) if row["details"] else {}
+        except ValueError:  # stored cut at its size limit: keep the text
+            pass
+    cursor = None
+    if more and rows:
+        last = rows[-1]["at"]
+        last = last.replace(tzinfo=timezone.utc) if last.tzinfo is None else last
+        cursor = encode_cursor(q.AuditCursor(at=last, id=rows[-1]["id"]))
+    return clean({**_window(f.window), "limit": f.limit, "items": rows, "next_cursor": cursor})

@@ -14,7 +14,7 @@
 
 {{/* The roles this chart knows, in a fixed order. */}}
 {{- define "aetherius.roles" -}}
-webhook worker watch sink gateway
+webhook worker watch sink gateway console
 {{- end -}}
 
 {{- define "aetherius.labels" -}}
@@ -124,6 +124,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   "analytics" (dict "api_host" "0.0.0.0" "api_port" (int .Values.sink.service.port) "chdb_path" "/app/var/clickhouse")
   "pipeline" (dict "default_cluster" .Values.clusterId)
   "clusters" (include "aetherius.clusters" . | fromYaml)
+  "console" (dict "host" "0.0.0.0" "port" (int .Values.console.service.port)
+                  "worker_url" (printf "http://%s-worker:%d" (include "aetherius.fullname" .) (int .Values.worker.service.port))
+                  "knowledge_url" (printf "http://%s-worker:%d" (include "aetherius.fullname" .) (int .Values.worker.service.port))
+                  "sink_url" (printf "http://%s-sink:%d" (include "aetherius.fullname" .) (int .Values.sink.service.port))
+                  "cookie_secure" .Values.console.cookieSecure)
 -}}
 {{- $knowledge := dict "path" "/app/var/knowledge" "collection" .Values.qdrant.collection
   "api_url" (printf "http://%s-worker:%d" (include "aetherius.fullname" .) (int .Values.worker.service.port)) -}}
@@ -174,6 +179,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   "watch" (list "vault-token")
   "sink" (list "clickhouse-url" "sink-destinations" "slack-signing-secret" "api-keys")
   "gateway" (list "api-keys" "vault-token")
+  "console" (list "api-keys")
 -}}
 {{- index $keys . | toJson -}}
 {{- end -}}
