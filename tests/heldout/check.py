@@ -55,9 +55,9 @@ async def check(d: Path) -> list[str]:
             problems.append(f"alert subject {key}={lab[key]} does not exist")
     if "node" in lab and lab.get("job") != "kubelet" and await reader.get("nodes", lab["node"]) is None:
         problems.append(f"alert node {lab['node']} does not exist")
-    if lab.get("job") == "kube-state-metrics" and lab["alertname"] in ("KubePodCrashLooping",) or lab["alertname"] in ("KubePodNotReady", "KubeContainerWaiting", "CPUThrottlingHigh"):
-        if await reader.get("pods", lab["pod"], ns) is None and exp["category"] != "unknown":
-            problems.append(f"alert pod {lab['pod']} does not exist")
+    pod_alert = lab["alertname"] in ("KubePodCrashLooping", "KubePodNotReady", "KubeContainerWaiting", "CPUThrottlingHigh")
+    if pod_alert and exp["category"] != "unknown" and await reader.get("pods", lab["pod"], ns) is None:
+        problems.append(f"alert pod {lab['pod']} does not exist")
     return problems
 
 

@@ -17,8 +17,8 @@ def describe(set_name: str) -> str:
     mh = sum(i.multi_hop for i in items)
     rh = sum(bool(i.red_herrings) for i in items)
     public = sum("http" in i.source for i in items)
-    lines = [f"set {set_name}: {n} incidents; multi-hop {mh} ({mh / n:.0%}); with red herrings {rh} ({rh / n:.0%}); "
-             f"unknown {cats['unknown']}; public source cited {public} ({public / n:.0%})",
+    lines = [(f"set {set_name}: {n} incidents; multi-hop {mh} ({mh / n:.0%}); with red herrings {rh} ({rh / n:.0%}); "
+              f"unknown {cats['unknown']}; public source cited {public} ({public / n:.0%})"),
              "  categories: " + ", ".join(f"{k} {v}" for k, v in sorted(cats.items())),
              "  platforms: " + ", ".join(f"{k} {v}" for k, v in sorted(Counter(i.platform.split(' (')[0] for i in items).items())),
              "  stacks: " + ", ".join(sorted({i.stack for i in items}))]
